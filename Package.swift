@@ -1,0 +1,38 @@
+// swift-tools-version:6.0
+// Lattice — the bank marketing platform. No package dependencies by design: Foundation, Dispatch,
+// Glibc, and the C libraries libpq and libcurl through system-library targets.
+import PackageDescription
+
+let package = Package(
+    name: "Lattice",
+    products: [
+        .library(name: "Contracts", targets: ["Contracts"]),
+        .library(name: "HTTP", targets: ["HTTP"]),
+        .library(name: "Postgres", targets: ["Postgres"]),
+        .library(name: "ServiceKit", targets: ["ServiceKit"]),
+    ],
+    targets: [
+        // C interop
+        .systemLibrary(name: "CLibPQ", path: "Shared/CLibPQ", pkgConfig: "libpq",
+                       providers: [.apt(["libpq-dev"])]),
+        .systemLibrary(name: "CCurl", path: "Shared/CCurl", pkgConfig: "libcurl",
+                       providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "CLinux", path: "Shared/CLinux"),
+
+        // Shared libraries
+        .target(name: "Contracts", path: "Shared/Contracts"),
+        .target(name: "HTTP", dependencies: ["Contracts", "CLinux", "CCurl"], path: "Shared/HTTP"),
+        .target(name: "Postgres", dependencies: ["CLibPQ"], path: "Shared/Postgres"),
+        .target(name: "ServiceKit", dependencies: ["Contracts", "HTTP", "Postgres"], path: "Shared/ServiceKit"),
+
+        // Test fixtures: small executables the tests and benchmarks start as real processes.
+        .executableTarget(name: "HTTPBenchServer", dependencies: ["HTTP"], path: "Tests/Fixtures/HTTPBenchServer"),
+
+        // Tests
+        .testTarget(name: "ContractsTests", dependencies: ["Contracts"], path: "Tests/ContractsTests"),
+        .testTarget(name: "HTTPTests", dependencies: ["HTTP"], path: "Tests/HTTPTests"),
+        .testTarget(name: "PostgresTests", dependencies: ["Postgres"], path: "Tests/PostgresTests"),
+        .testTarget(name: "ServiceKitTests", dependencies: ["ServiceKit"], path: "Tests/ServiceKitTests"),
+    ],
+    swiftLanguageModes: [.v6]
+)
