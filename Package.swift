@@ -17,7 +17,7 @@ let package = Package(
                        providers: [.apt(["libpq-dev"])]),
         .systemLibrary(name: "CCurl", path: "Shared/CCurl", pkgConfig: "libcurl",
                        providers: [.apt(["libcurl4-openssl-dev"])]),
-        .systemLibrary(name: "CLinux", path: "Shared/CLinux"),
+        .target(name: "CLinux", path: "Shared/CLinux"),
 
         // Shared libraries
         .target(name: "Contracts", path: "Shared/Contracts"),

@@ -1,8 +1,7 @@
-#ifndef LATTICE_CLINUX_SHIM_H
-#define LATTICE_CLINUX_SHIM_H
-// Linux APIs that Glibc's Swift module does not expose (epoll, eventfd) or that Swift cannot call
-// cleanly (accept4's transparent-union sockaddr argument). Thin static inline wrappers only.
+// Implementation of CLinux.h. _GNU_SOURCE is defined here only (for accept4), never in the public
+// header: a macro there would make glibc types differ between Clang modules.
 #define _GNU_SOURCE 1
+#include "CLinux.h"
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -12,24 +11,24 @@
 #include <errno.h>
 #include <signal.h>
 
-static inline int lattice_epoll_create(void) { return epoll_create1(EPOLL_CLOEXEC); }
-static inline int lattice_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t data) {
+int lattice_epoll_create(void) { return epoll_create1(EPOLL_CLOEXEC); }
+int lattice_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t data) {
     struct epoll_event ev;
     ev.events = events;
     ev.data.u64 = data;
     return epoll_ctl(epfd, op, fd, &ev);
 }
 /// Waits for events; fills parallel arrays so Swift need not know epoll_event's packed layout.
-static inline int lattice_epoll_wait(int epfd, uint32_t *events, uint64_t *data, int max, int timeout_ms) {
+int lattice_epoll_wait(int epfd, uint32_t *events, uint64_t *data, int max, int timeout_ms) {
     struct epoll_event evs[256];
     if (max > 256) max = 256;
     int n = epoll_wait(epfd, evs, max, timeout_ms);
     for (int i = 0; i < n; i++) { events[i] = evs[i].events; data[i] = evs[i].data.u64; }
     return n;
 }
-static inline int lattice_eventfd(void) { return eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC); }
-static inline int lattice_accept(int fd) { return accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC); }
-static inline int lattice_errno(void) { return errno; }
+int lattice_eventfd(void) { return eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC); }
+int lattice_accept(int fd) { return accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC); }
+int lattice_errno(void) { return errno; }
 
 #include <arpa/inet.h>
 #include <string.h>
@@ -38,7 +37,7 @@ static inline int lattice_errno(void) { return errno; }
 
 /// Accepts one connection (non-blocking, close-on-exec, TCP_NODELAY) and writes the peer's address as
 /// text into `addr` (at least INET6_ADDRSTRLEN bytes). Returns the fd or -1 with errno set.
-static inline int lattice_accept_peer(int fd, char *addr, size_t addrlen) {
+int lattice_accept_peer(int fd, char *addr, size_t addrlen) {
     struct sockaddr_storage ss;
     socklen_t len = sizeof(ss);
     int c = accept4(fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -54,7 +53,7 @@ static inline int lattice_accept_peer(int fd, char *addr, size_t addrlen) {
 /// Creates a non-blocking listening TCP socket on host:port (IPv4 or IPv6 literal). With `reuseport`
 /// several sockets share one port and the kernel spreads connections over them. The bound port is
 /// written to `bound_port` (useful with port 0). Returns the fd or -errno.
-static inline int lattice_listen(const char *host, int port, int backlog, int reuseport, int *bound_port) {
+int lattice_listen(const char *host, int port, int backlog, int reuseport, int *bound_port) {
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof(ss));
     socklen_t len;
@@ -85,14 +84,7 @@ static inline int lattice_listen(const char *host, int port, int backlog, int re
 }
 
 /// send(2) that never raises SIGPIPE.
-static inline ssize_t lattice_send(int fd, const void *buf, size_t len) { return send(fd, buf, len, MSG_NOSIGNAL); }
+ssize_t lattice_send(int fd, const void *buf, size_t len) { return send(fd, buf, len, MSG_NOSIGNAL); }
 
-static inline void lattice_ignore_sigpipe(void) { signal(SIGPIPE, SIG_IGN); }
+void lattice_ignore_sigpipe(void) { signal(SIGPIPE, SIG_IGN); }
 
-static inline const uint32_t LATTICE_EPOLLIN(void) { return EPOLLIN; }
-static inline const uint32_t LATTICE_EPOLLOUT(void) { return EPOLLOUT; }
-static inline const uint32_t LATTICE_EPOLLET(void) { return EPOLLET; }
-static inline const uint32_t LATTICE_EPOLLERR(void) { return EPOLLERR; }
-static inline const uint32_t LATTICE_EPOLLHUP(void) { return EPOLLHUP; }
-static inline const uint32_t LATTICE_EPOLLRDHUP(void) { return EPOLLRDHUP; }
-#endif

@@ -1,0 +1,211 @@
+import CCurl
+import Foundation
+
+/// A request checked and turned into what libcurl needs, once per call (retries reuse it).
+struct PreparedRequest {
+    var method: String
+    var url: String
+    /// Complete header lines, e.g. `Accept: application/json`.
+    var headerLines: [String]
+    var body: [UInt8]?
+    var connectTimeoutMs: Int
+    var timeoutMs: Int
+    var idempotent: Bool
+}
+
+/// What one attempt produced.
+enum AttemptOutcome {
+    case response(HTTPClientResponse, retryAfterSeconds: Int?)
+    /// `newConnections` counts connections opened before the failure.
+    case failure(HTTPClientError, newConnections: Int)
+}
+
+/// Collects the response while `curl_easy_perform` runs. Used only on the calling thread: libcurl
+/// invokes the callbacks synchronously from inside `curl_easy_perform`.
+final class ResponseSink {
+    var body: [UInt8] = []
+    /// Fields of the latest header block, in order.
+    var fields: [HTTPHeaders.Field] = []
+    var headerBytes = 0
+    let maxBodyBytes: Int
+    let maxHeaderBytes: Int
+    var exceededLimit = false
+
+    init(maxBodyBytes: Int, maxHeaderBytes: Int) {
+        self.maxBodyBytes = maxBodyBytes
+        self.maxHeaderBytes = maxHeaderBytes
+    }
+
+    /// One header line as libcurl delivers it, CRLF included.
+    func appendHeaderLine(_ line: UnsafeBufferPointer<UInt8>) {
+        var end = line.count
+        while end > 0, line[end - 1] == 0x0A || line[end - 1] == 0x0D { end -= 1 }
+        guard end > 0 else { return }  // the blank line ending a header block
+        if end >= 5, line[0] == 0x48, line[1] == 0x54, line[2] == 0x54, line[3] == 0x50, line[4] == 0x2F {
+            // "HTTP/": a status line starts a new header block (after a 100 Continue, say), so only
+            // the final response's fields are kept.
+            fields.removeAll(keepingCapacity: true)
+            return
+        }
+        let text = String(decoding: UnsafeBufferPointer(rebasing: line[0..<end]), as: UTF8.self)
+        if line[0] == 0x20 || line[0] == 0x09 {
+            // Obsolete line folding (RFC 9112 §5.2): continues the previous field's value.
+            if !fields.isEmpty {
+                fields[fields.count - 1].value += " " + text.trimmingCharacters(in: .whitespaces)
+            }
+            return
+        }
+        guard let colon = text.firstIndex(of: ":") else { return }
+        let name = String(text[..<colon])
+        let value = text[text.index(after: colon)...].trimmingCharacters(in: CharacterSet(charactersIn: " \t"))
+        fields.append((name: name, value: value))
+    }
+}
+
+/// libcurl's body callback: appends, or stops the transfer (by returning less than offered) when the
+/// body would pass its limit.
+private let writeBody: lattice_curl_write_callback = { data, size, count, context in
+    guard let context else { return 0 }
+    let sink = Unmanaged<ResponseSink>.fromOpaque(context).takeUnretainedValue()
+    let (bytes, overflow) = size.multipliedReportingOverflow(by: count)
+    guard !overflow else { sink.exceededLimit = true; return 0 }
+    guard bytes > 0, let data else { return bytes }
+    guard bytes <= sink.maxBodyBytes - sink.body.count else {
+        sink.exceededLimit = true
+        return 0
+    }
+    data.withMemoryRebound(to: UInt8.self, capacity: bytes) {
+        sink.body.append(contentsOf: UnsafeBufferPointer(start: $0, count: bytes))
+    }
+    return bytes
+}
+
+/// libcurl's header callback: one complete header line per call.
+private let writeHeader: lattice_curl_write_callback = { data, size, count, context in
+    guard let context else { return 0 }
+    let sink = Unmanaged<ResponseSink>.fromOpaque(context).takeUnretainedValue()
+    let (bytes, overflow) = size.multipliedReportingOverflow(by: count)
+    guard !overflow else { sink.exceededLimit = true; return 0 }
+    guard bytes > 0, let data else { return bytes }
+    sink.headerBytes += bytes
+    guard sink.headerBytes <= sink.maxHeaderBytes else {
+        sink.exceededLimit = true
+        return 0
+    }
+    data.withMemoryRebound(to: UInt8.self, capacity: bytes) {
+        sink.appendHeaderLine(UnsafeBufferPointer(start: $0, count: bytes))
+    }
+    return bytes
+}
+
+/// A zero-length body still needs a non-NULL `CURLOPT_POSTFIELDS` (NULL makes curl read from a
+/// callback instead), so empty bodies point here.
+private let emptyBody: [UInt8] = [0]
+
+/// Runs one attempt of `request` on `handle`. Never throws: every failure is an outcome.
+func performTransfer(_ request: PreparedRequest, on handle: CurlEasyHandle,
+                     configuration: HTTPClient.Configuration) -> AttemptOutcome {
+    let easy = handle.easy
+    let sink = ResponseSink(maxBodyBytes: max(configuration.maxResponseBodyBytes, 0),
+                            maxHeaderBytes: max(configuration.maxResponseHeaderBytes, 1_024))
+    var firstError = CURLE_OK
+    func check(_ code: CURLcode) { if firstError == CURLE_OK && code != CURLE_OK { firstError = code } }
+    func setLong(_ option: CURLoption, _ value: Int) { check(lattice_curl_setopt_long(easy, option, value)) }
+    func setString(_ option: CURLoption, _ value: String) {
+        // libcurl copies string options (since 7.17), so the C string need only live for the call.
+        value.withCString { check(lattice_curl_setopt_string(easy, option, $0)) }
+    }
+
+    handle.errorBuffer[0] = 0
+    check(lattice_curl_setopt_pointer(easy, CURLOPT_ERRORBUFFER, UnsafeMutableRawPointer(handle.errorBuffer)))
+    // Signals are process-wide; a multi-threaded program must not let curl use SIGALRM for timeouts.
+    setLong(CURLOPT_NOSIGNAL, 1)
+    setString(CURLOPT_URL, request.url)
+    check(lattice_curl_allow_http_only(easy))
+    setLong(CURLOPT_FOLLOWLOCATION, 0)
+    setLong(CURLOPT_CONNECTTIMEOUT_MS, request.connectTimeoutMs)
+    setLong(CURLOPT_TIMEOUT_MS, request.timeoutMs)
+    setLong(CURLOPT_MAXAGE_CONN, min(max(configuration.maxConnectionIdleSeconds, 1), 3_600))
+    setLong(CURLOPT_TCP_KEEPALIVE, 1)
+    check(lattice_curl_setopt_off_t(easy, CURLOPT_MAXFILESIZE_LARGE, curl_off_t(sink.maxBodyBytes)))
+    if !configuration.useEnvironmentProxy { setString(CURLOPT_PROXY, "") }
+    if !request.headerLines.contains(where: { $0.lowercased().hasPrefix("user-agent:") }) {
+        setString(CURLOPT_USERAGENT, configuration.userAgent)
+    }
+
+    let context = Unmanaged.passUnretained(sink).toOpaque()
+    check(lattice_curl_setopt_write_callback(easy, CURLOPT_WRITEFUNCTION, writeBody))
+    check(lattice_curl_setopt_pointer(easy, CURLOPT_WRITEDATA, context))
+    check(lattice_curl_setopt_write_callback(easy, CURLOPT_HEADERFUNCTION, writeHeader))
+    check(lattice_curl_setopt_pointer(easy, CURLOPT_HEADERDATA, context))
+
+    var headerList: UnsafeMutablePointer<curl_slist>? = nil
+    for line in request.headerLines {
+        guard let extended = curl_slist_append(headerList, line) else {
+            curl_slist_free_all(headerList)
+            return .failure(.transport(code: Int(CURLE_OUT_OF_MEMORY.rawValue), message: "curl_slist_append failed"),
+                            newConnections: 0)
+        }
+        headerList = extended
+    }
+    defer { curl_slist_free_all(headerList) }
+    check(lattice_curl_setopt_slist(easy, CURLOPT_HTTPHEADER, headerList))
+
+    let sendsBody = request.body != nil || ["POST", "PUT", "PATCH"].contains(request.method)
+    let body = request.body ?? []
+    let code: CURLcode = withExtendedLifetime(sink) {
+        (body.isEmpty ? emptyBody : body).withUnsafeBufferPointer { bytes -> CURLcode in
+            if request.method == "HEAD" {
+                setLong(CURLOPT_NOBODY, 1)
+            } else if sendsBody {
+                // POSTFIELDS is not copied: `bytes` stays valid until curl_easy_perform returns, and
+                // the pool resets the handle before anything else can use it.
+                check(lattice_curl_setopt_off_t(easy, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(body.count)))
+                check(lattice_curl_setopt_pointer(easy, CURLOPT_POSTFIELDS,
+                                                  UnsafeMutableRawPointer(mutating: bytes.baseAddress)))
+                if request.method != "POST" { setString(CURLOPT_CUSTOMREQUEST, request.method) }
+            } else if request.method == "GET" {
+                setLong(CURLOPT_HTTPGET, 1)
+            } else {
+                setString(CURLOPT_CUSTOMREQUEST, request.method)
+            }
+            guard firstError == CURLE_OK else { return firstError }
+            return curl_easy_perform(easy)
+        }
+    }
+
+    var connects = 0
+    _ = lattice_curl_getinfo_long(easy, CURLINFO_NUM_CONNECTS, &connects)
+    guard code == CURLE_OK else {
+        return .failure(classify(code, sink: sink, message: handle.errorMessage), newConnections: connects)
+    }
+    var status = 0
+    _ = lattice_curl_getinfo_long(easy, CURLINFO_RESPONSE_CODE, &status)
+    var retryAfter: curl_off_t = 0
+    _ = lattice_curl_getinfo_off_t(easy, CURLINFO_RETRY_AFTER, &retryAfter)
+    let response = HTTPClientResponse(status: status, headers: HTTPHeaders(sink.fields), body: sink.body,
+                                      attempts: 1, newConnections: connects)
+    return .response(response, retryAfterSeconds: retryAfter > 0 ? Int(clamping: retryAfter) : nil)
+}
+
+/// Maps a libcurl failure to the error callers handle.
+private func classify(_ code: CURLcode, sink: ResponseSink, message: String) -> HTTPClientError {
+    switch code {
+    case CURLE_OPERATION_TIMEDOUT: return .timeout
+    case CURLE_COULDNT_CONNECT: return .connectionRefused
+    case CURLE_COULDNT_RESOLVE_HOST: return .couldNotResolve
+    case CURLE_URL_MALFORMAT, CURLE_UNSUPPORTED_PROTOCOL: return .invalidURL
+    case CURLE_FILESIZE_EXCEEDED: return .responseTooLarge
+    case CURLE_WRITE_ERROR where sink.exceededLimit: return .responseTooLarge
+    default:
+        let text = message.isEmpty ? String(cString: curl_easy_strerror(code)) : message
+        return .transport(code: Int(code.rawValue), message: text)
+    }
+}
+
+/// libcurl codes meaning an established connection was lost before a complete response arrived.
+/// Retrying them is safe only for idempotent requests.
+let connectionLostCodes: Set<Int> = [
+    Int(CURLE_GOT_NOTHING.rawValue), Int(CURLE_SEND_ERROR.rawValue), Int(CURLE_RECV_ERROR.rawValue),
+    Int(CURLE_PARTIAL_FILE.rawValue),
+]
