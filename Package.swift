@@ -27,6 +27,7 @@ let package = Package(
 
         // Test fixtures: small executables the tests and benchmarks start as real processes.
         .executableTarget(name: "HTTPBenchServer", dependencies: ["HTTP"], path: "Tests/Fixtures/HTTPBenchServer"),
+        .executableTarget(name: "OutboxRelayFixture", dependencies: ["ServiceKit"], path: "Tests/Fixtures/OutboxRelayFixture"),
         .executableTarget(name: "ServiceFixture", dependencies: ["ServiceKit"], path: "Tests/Fixtures/ServiceFixture"),
 
         // Tests

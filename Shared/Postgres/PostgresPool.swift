@@ -53,6 +53,7 @@ public final class PostgresPool: @unchecked Sendable {
 
     /// Lends a connection to `body` for its duration. The connection must not escape `body`.
     /// If `body` leaves a transaction open, it is rolled back before the connection is reused.
+    @discardableResult
     public func withConnection<T>(_ body: (PostgresConnection) throws -> T) throws -> T {
         let connection = try acquire()
         defer { release(connection) }

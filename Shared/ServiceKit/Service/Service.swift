@@ -106,7 +106,7 @@ public final class Service: @unchecked Sendable {
             try server.start()
             self.server = server
         } catch {
-            for task in started.reversed() { task.stop() }
+            for task in started.reversed() { task.stop(timeout: settings.shutdownGracePeriod) }
             throw error
         }
         lifecycle = .running
@@ -121,7 +121,9 @@ public final class Service: @unchecked Sendable {
         guard lifecycle == .running else { return }
         logger.info("stopping")
         server?.shutdown()
-        for task in tasks.reversed() { task.stop() }
+        for task in tasks.reversed() where !task.stop(timeout: settings.shutdownGracePeriod) {
+            logger.warning("background task did not stop in time; its leases will expire", ["task": .string(task.taskName)])
+        }
         database.close()
         lifecycle = .stopped
         logger.info("stopped")

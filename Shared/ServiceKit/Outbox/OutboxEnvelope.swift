@@ -1,0 +1,103 @@
+import Contracts
+import HTTP
+import Foundation
+
+/// The wire format of a delivered event: `POST <subscriber URL>` with the JSON body
+/// `{"id": "<uuid>", "type": "...", "occurredAt": "<RFC 3339>", "payload": <JSON>}` and the headers
+/// `x-lattice-event-id` and `x-lattice-event-type`.
+public enum OutboxEnvelope {
+    /// Header carrying the event id (the same as the body's `id`).
+    public static let eventIdHeader = "x-lattice-event-id"
+    /// Header carrying the event type.
+    public static let eventTypeHeader = "x-lattice-event-type"
+
+    /// The body bytes. `payloadJSON` is spliced in as is: it comes from a `jsonb` column, so it is
+    /// well-formed JSON, and re-encoding it would cost precision on large numbers.
+    static func encode(id: UUID, type: String, occurredAt: Date, payloadJSON: String) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(payloadJSON.utf8.count + type.utf8.count + 120)
+        out += Array(#"{"id":""#.utf8)
+        out += Array(id.uuidString.lowercased().utf8)
+        out += Array(#"","type":"#.utf8)
+        appendJSONString(type, to: &out)
+        out += Array(#","occurredAt":""#.utf8)
+        out += Array(JSONCoding.formatDate(occurredAt).utf8)
+        out += Array(#"","payload":"#.utf8)
+        out += Array(payloadJSON.utf8)
+        out.append(UInt8(ascii: "}"))
+        return out
+    }
+
+    /// A JSON string literal (RFC 8259 escaping).
+    static func appendJSONString(_ text: String, to out: inout [UInt8]) {
+        let hex = Array("0123456789abcdef".utf8)
+        out.append(UInt8(ascii: "\""))
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): out += [UInt8(ascii: "\\"), UInt8(ascii: "\"")]
+            case UInt8(ascii: "\\"): out += [UInt8(ascii: "\\"), UInt8(ascii: "\\")]
+            case 0x0A: out += [UInt8(ascii: "\\"), UInt8(ascii: "n")]
+            case 0x0D: out += [UInt8(ascii: "\\"), UInt8(ascii: "r")]
+            case 0x09: out += [UInt8(ascii: "\\"), UInt8(ascii: "t")]
+            case 0x00..<0x20:
+                out += Array("\\u00".utf8)
+                out.append(hex[Int(byte >> 4)])
+                out.append(hex[Int(byte & 0x0F)])
+            default: out.append(byte)
+            }
+        }
+        out.append(UInt8(ascii: "\""))
+    }
+}
+
+/// An event as a receiver got it: the envelope's fields, and the payload to decode into the
+/// receiver's own type.
+public struct ReceivedEvent: Sendable {
+    public let id: UUID
+    public let type: String
+    public let occurredAt: Date
+    /// The whole envelope, from which `payload(as:)` decodes.
+    let body: [UInt8]
+
+    private struct Head: Decodable {
+        let id: UUID
+        let type: String
+        let occurredAt: Date
+        let payload: JSONValue
+    }
+
+    private struct PayloadOnly<Payload: Decodable>: Decodable {
+        let payload: Payload
+    }
+
+    /// Decodes an envelope. A malformed one is a 400 `APIError` naming the field at fault.
+    public init(envelope body: [UInt8]) throws(APIError) {
+        guard !body.isEmpty else { throw .badRequest("an event envelope is required", field: "$", code: "body_required") }
+        let head: Head
+        do {
+            head = try JSONCoding.decoder().decode(Head.self, from: Data(body))
+        } catch let error as DecodingError {
+            throw .from(error)
+        } catch {
+            throw .badRequest("the body is not a valid event envelope", field: "$", code: "invalid_json")
+        }
+        guard DataPlaneText.isLabel(head.type) else {
+            throw .badRequest("type must be 1…200 printable bytes", field: "type", code: "field_invalid")
+        }
+        id = head.id
+        type = head.type
+        occurredAt = head.occurredAt
+        self.body = body
+    }
+
+    /// The payload decoded as `Payload`; a mismatch is a 400 naming the field (under `payload`).
+    public func payload<Payload: Decodable>(as type: Payload.Type = Payload.self) throws(APIError) -> Payload {
+        do {
+            return try JSONCoding.decoder().decode(PayloadOnly<Payload>.self, from: Data(body)).payload
+        } catch let error as DecodingError {
+            throw .from(error)
+        } catch {
+            throw .badRequest("payload cannot be decoded", field: "payload", code: "field_invalid")
+        }
+    }
+}
