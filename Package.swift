@@ -25,6 +25,14 @@ let package = Package(
         .target(name: "Postgres", dependencies: ["CLibPQ"], path: "Shared/Postgres"),
         .target(name: "ServiceKit", dependencies: ["Contracts", "HTTP", "Postgres"], path: "Shared/ServiceKit"),
 
+        // Services: a library with the domain (unit-testable) and a thin executable that wires it.
+        .target(name: "Gateway", dependencies: ["ServiceKit"], path: "Services/Gateway/Sources",
+                resources: [.copy("Migrations")]),
+        .executableTarget(name: "lattice-gateway", dependencies: ["Gateway"], path: "Services/Gateway/Main"),
+
+        // Test support shared by test targets: fixture processes, the test database.
+        .target(name: "TestSupport", dependencies: ["Postgres"], path: "Tests/TestSupport"),
+
         // Test fixtures: small executables the tests and benchmarks start as real processes.
         .executableTarget(name: "HTTPBenchServer", dependencies: ["HTTP"], path: "Tests/Fixtures/HTTPBenchServer"),
         .executableTarget(name: "OutboxRelayFixture", dependencies: ["ServiceKit"], path: "Tests/Fixtures/OutboxRelayFixture"),
@@ -34,7 +42,8 @@ let package = Package(
         .testTarget(name: "ContractsTests", dependencies: ["Contracts"], path: "Tests/ContractsTests"),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP"], path: "Tests/HTTPTests"),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres"], path: "Tests/PostgresTests"),
-        .testTarget(name: "ServiceKitTests", dependencies: ["ServiceKit"], path: "Tests/ServiceKitTests"),
+        .testTarget(name: "ServiceKitTests", dependencies: ["ServiceKit", "TestSupport"], path: "Tests/ServiceKitTests"),
+        .testTarget(name: "GatewayTests", dependencies: ["Gateway", "TestSupport"], path: "Tests/GatewayTests"),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -121,6 +121,26 @@ final class RouterTests: XCTestCase {
         XCTAssertEqual(stopped.headers.values("x-trail"), ["outer"])
     }
 
+    func testPrefixParametersAndCatchAll() {
+        let router = Router()
+        router.post("/api/v1/segments:{action}") { _, ctx in .text("action " + (try ctx.parameters.require("action"))) }
+        router.post("/api/v1/segments:estimate") { _, _ in .text("literal estimate") }
+        router.get("/api/v1/customers/{id}/rewards") { _, ctx in .text("rewards of " + (try ctx.parameters.require("id"))) }
+        router.get("/api/v1/customers/{rest...}") { _, ctx in .text("rest " + (try ctx.parameters.require("rest"))) }
+        router.get("/files/{path...}") { _, ctx in .text("[" + (try ctx.parameters.require("path")) + "]") }
+        let c = TestClient(router: router)
+        XCTAssertEqual(c.execute(.POST, "/api/v1/segments:overlap").text, "action overlap")
+        XCTAssertEqual(c.execute(.POST, "/api/v1/segments:estimate").text, "literal estimate")
+        XCTAssertEqual(c.execute(.POST, "/api/v1/segments:").status, 404, "an empty parameter does not match")
+        XCTAssertEqual(c.execute(.GET, "/api/v1/customers/c1/rewards").text, "rewards of c1")
+        XCTAssertEqual(c.execute(.GET, "/api/v1/customers/c1/events/e%202").text, "rest c1/events/e%202", "catch-all keeps the raw rest")
+        XCTAssertEqual(c.execute(.GET, "/files/").text, "[]")
+        XCTAssertEqual(c.execute(.GET, "/files").text, "[]")
+        XCTAssertEqual(c.execute(.GET, "/files/a/b").text, "[a/b]")
+        XCTAssertEqual(c.execute(.GET, "/api/v1/customers/c1/other").text, "rest c1/other",
+                       "a parameter branch that leads nowhere falls back to the catch-all")
+    }
+
     func testStreamedResponseThroughTestClient() {
         let router = Router()
         router.get("/export") { _, _ in

@@ -3,6 +3,7 @@ import Foundation
 import HTTP
 import Postgres
 @testable import ServiceKit
+import TestSupport
 import XCTest
 
 final class OutboxTests: XCTestCase {

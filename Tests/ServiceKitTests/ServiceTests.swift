@@ -2,6 +2,7 @@ import Contracts
 import Foundation
 import HTTP
 import Postgres
+import TestSupport
 import XCTest
 @testable import ServiceKit
 
@@ -9,12 +10,7 @@ import XCTest
 final class ServiceTests: XCTestCase {
     static let secret = "test-internal-secret-0123456789"
 
-    func databaseURL() throws -> String {
-        guard let url = ProcessInfo.processInfo.environment["LATTICE_TEST_DATABASE_URL"], !url.isEmpty else {
-            throw XCTSkip("LATTICE_TEST_DATABASE_URL is not set: run the tests with scripts/test")
-        }
-        return url
-    }
+    func databaseURL() throws -> String { try TestEnvironment.databaseURL() }
 
     func environment(schema: String) throws -> [String: String] {
         ["DATABASE_URL": try databaseURL(), "LATTICE_DB_SCHEMA": schema, "LATTICE_INTERNAL_SECRET": Self.secret,

@@ -2,10 +2,12 @@ import Contracts
 
 /// Maps method and path to a handler, with middleware around every request.
 ///
-/// Patterns are literal segments, `{name}` parameters, and parameters followed by a literal action
-/// suffix as in `/canvases/{id}:submit`. A whole literal segment may carry an action too
-/// (`/segments:estimate`). Literal segments win over parameters. A path that exists for other methods
-/// answers 405 with `Allow`; otherwise 404. `HEAD` is served by the `GET` handler.
+/// Patterns are literal segments, `{name}` parameters with an optional literal prefix and suffix as in
+/// `/canvases/{id}:submit` or `/segments:{action}`, and a final catch-all `{name...}` that takes the
+/// rest of the path (raw, not decoded). A whole literal segment may carry an action too
+/// (`/segments:estimate`). Literal segments win over parameters, longer fixed parts over shorter, and
+/// a catch-all comes last; matching backtracks when a more specific branch leads nowhere. A path that exists for other methods answers
+/// 405 with `Allow`; otherwise 404. `HEAD` is served by the `GET` handler.
 ///
 /// Thread-safety: routes and middleware are added before `freeze()` (called by the server on start);
 /// after that the router is read-only and shared by every thread.
@@ -46,8 +48,11 @@ public final class Router: @unchecked Sendable {
         frozen = true
         for r in routes {
             var node = root
-            for segment in Self.segments(r.pattern) {
-                node = node.child(for: Pattern(segment))
+            let segments = Self.segments(r.pattern)
+            for (i, segment) in segments.enumerated() {
+                let pattern = Pattern(segment)
+                if case .catchAll = pattern { precondition(i == segments.count - 1, "Router: {name...} must end the pattern: \(r.pattern)") }
+                node = node.child(for: pattern)
             }
             precondition(node.handlers[r.method] == nil, "Router: duplicate route \(r.method) \(r.pattern)")
             node.handlers[r.method] = Endpoint(pattern: r.pattern, options: r.options,
@@ -84,19 +89,44 @@ public final class Router: @unchecked Sendable {
     }
 
     private func match(path: String, parameters: inout PathParameters) -> Node? {
-        var node = root
         var rest = Substring(path)
         if rest.first == "/" { rest = rest.dropFirst() }
-        if rest.isEmpty { return node.literal[""] ?? (node.handlers.isEmpty ? nil : node) }
-        while true {
-            let slash = rest.firstIndex(of: "/")
-            let segment = slash.map { rest[..<$0] } ?? rest
-            guard let next = node.step(segment, parameters: &parameters) else { return nil }
-            node = next
-            guard let s = slash else { break }
-            rest = rest[rest.index(after: s)...]
+        return Self.match(root, rest, &parameters)
+    }
+
+    /// Depth-first with backtracking: literal, then parameters (most specific first), then catch-all.
+    /// Only nodes that carry handlers count as a match at the end of the path.
+    private static func match(_ node: Node, _ rest: Substring, _ parameters: inout PathParameters) -> Node? {
+        let slash = rest.firstIndex(of: "/")
+        let segment = slash.map { rest[..<$0] } ?? rest
+        let remainder: Substring? = slash.map { rest[rest.index(after: $0)...] }
+        func descend(_ child: Node) -> Node? {
+            guard let remainder else { return child.handlers.isEmpty && child.catchAll == nil ? nil : finish(child) }
+            return match(child, remainder, &parameters)
         }
-        return node
+        func finish(_ child: Node) -> Node? {
+            if !child.handlers.isEmpty { return child }
+            if let c = child.catchAll, !c.node.handlers.isEmpty {
+                parameters.append(c.name, "")
+                return c.node
+            }
+            return nil
+        }
+        if let child = node.literal[String(segment)], let found = descend(child) { return found }
+        for p in node.parameters {
+            let fixed = p.prefix.utf8.count + p.suffix.utf8.count
+            guard segment.utf8.count > fixed, segment.hasPrefix(p.prefix), segment.hasSuffix(p.suffix) else { continue }
+            let saved = parameters
+            let value = segment.dropFirst(p.prefix.count).dropLast(p.suffix.count)
+            parameters.append(p.name, PercentDecoding.decode(value, plusAsSpace: false))
+            if let found = descend(p.node) { return found }
+            parameters = saved
+        }
+        if let c = node.catchAll, !c.node.handlers.isEmpty {
+            parameters.append(c.name, String(rest))
+            return c.node
+        }
+        return nil
     }
 
     static func segments(_ pattern: String) -> [Substring] {
@@ -115,13 +145,21 @@ public final class Router: @unchecked Sendable {
 
     enum Pattern: Hashable {
         case literal(String)
-        /// `{name}` or `{name}:action`.
-        case parameter(name: String, suffix: String)
+        /// `{name}`, `prefix{name}` or `{name}suffix` within one segment.
+        case parameter(name: String, prefix: String, suffix: String)
+        /// `{name...}`: the rest of the path.
+        case catchAll(name: String)
 
         init(_ segment: Substring) {
-            if segment.hasPrefix("{"), let close = segment.firstIndex(of: "}") {
-                let name = String(segment[segment.index(after: segment.startIndex)..<close])
-                self = .parameter(name: name, suffix: String(segment[segment.index(after: close)...]))
+            if let open = segment.firstIndex(of: "{"), let close = segment[open...].firstIndex(of: "}") {
+                var name = segment[segment.index(after: open)..<close]
+                if name.hasSuffix("...") {
+                    name = name.dropLast(3)
+                    self = .catchAll(name: String(name))
+                    return
+                }
+                self = .parameter(name: String(name), prefix: String(segment[..<open]),
+                                  suffix: String(segment[segment.index(after: close)...]))
             } else {
                 self = .literal(String(segment))
             }
@@ -130,8 +168,9 @@ public final class Router: @unchecked Sendable {
 
     final class Node: @unchecked Sendable {
         var literal: [String: Node] = [:]
-        /// Parameter children, those with the longest action suffix first.
-        var parameters: [(name: String, suffix: String, node: Node)] = []
+        /// Parameter children, those with the longest fixed parts first.
+        var parameters: [(name: String, prefix: String, suffix: String, node: Node)] = []
+        var catchAll: (name: String, node: Node)?
         var handlers: [HTTPMethod: Endpoint] = [:]
 
         func child(for p: Pattern) -> Node {
@@ -141,33 +180,24 @@ public final class Router: @unchecked Sendable {
                 let n = Node()
                 literal[s] = n
                 return n
-            case .parameter(let name, let suffix):
-                if let existing = parameters.first(where: { $0.suffix == suffix }) {
+            case .parameter(let name, let prefix, let suffix):
+                if let existing = parameters.first(where: { $0.prefix == prefix && $0.suffix == suffix }) {
                     precondition(existing.name == name, "Router: conflicting parameter names {\(existing.name)} and {\(name)}")
                     return existing.node
                 }
                 let n = Node()
-                parameters.append((name, suffix, n))
-                parameters.sort { $0.suffix.count > $1.suffix.count }
+                parameters.append((name, prefix, suffix, n))
+                parameters.sort { $0.prefix.count + $0.suffix.count > $1.prefix.count + $1.suffix.count }
+                return n
+            case .catchAll(let name):
+                if let existing = catchAll {
+                    precondition(existing.name == name, "Router: conflicting catch-all names")
+                    return existing.node
+                }
+                let n = Node()
+                catchAll = (name, n)
                 return n
             }
-        }
-
-        func step(_ segment: Substring, parameters values: inout PathParameters) -> Node? {
-            if let n = literal[String(segment)] { return n }
-            for p in parameters {
-                if p.suffix.isEmpty {
-                    guard !segment.isEmpty else { continue }
-                    values.append(p.name, PercentDecoding.decode(segment, plusAsSpace: false))
-                    return p.node
-                }
-                if segment.count > p.suffix.count, segment.hasSuffix(p.suffix) {
-                    let value = segment.dropLast(p.suffix.count)
-                    values.append(p.name, PercentDecoding.decode(value, plusAsSpace: false))
-                    return p.node
-                }
-            }
-            return nil
         }
     }
 }

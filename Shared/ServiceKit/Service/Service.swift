@@ -10,7 +10,8 @@ import Postgres
 /// background tasks, then calls `runUntilTerminated()`.
 ///
 /// Middleware order (outermost first): request id → access log → metrics → error mapping → internal
-/// auth → handler. `/healthz`, `/readyz` and `/metrics` need no internal credential.
+/// auth (for `.internalOnly` services) → the service's own middleware → handler. `/healthz`, `/readyz`
+/// and `/metrics` need no internal credential.
 ///
 /// Thread-safety: configure (routes, tasks, checks) on one thread before `start()`; afterwards the
 /// object is read-only apart from `lifecycle`, which is guarded by `lock`.
@@ -33,7 +34,15 @@ public final class Service: @unchecked Sendable {
 
     enum Lifecycle { case configuring, running, stopped }
 
-    public init(name: String, settings: ServiceSettings, migrations: [Migration],
+    /// Who may call the service.
+    public enum Exposure: Sendable {
+        /// Only other services (and the gateway) with the internal credential: the default.
+        case internalOnly
+        /// The public door (the gateway): no internal credential; the service authenticates callers itself.
+        case publicGateway
+    }
+
+    public init(name: String, settings: ServiceSettings, migrations: [Migration], exposure: Exposure = .internalOnly,
                 logSink: any LogSink = StandardOutputLogSink.shared) throws {
         self.name = name
         self.settings = settings
@@ -54,7 +63,9 @@ public final class Service: @unchecked Sendable {
                 "error": .string(String(describing: error)), "path": .string(request.path),
             ])
         }))
-        router.add(middleware: InternalAuthMiddleware(secret: settings.internalSecret))
+        if exposure == .internalOnly {
+            router.add(middleware: InternalAuthMiddleware(secret: settings.internalSecret))
+        }
         try registerStandardMetrics()
         addHealthRoutes()
     }

@@ -10,7 +10,7 @@ public struct ServiceSettings: Sendable {
     public var workers: Int
     public var maxBodyBytes: Int
     public var shutdownGracePeriod: TimeInterval
-    /// The service's own schema; by default the service name.
+    /// The service's own schema; by default the service name (or `defaultSchema`).
     public var databaseSchema: String
     public var database: PostgresConfiguration
     /// Shared secret that services require on every internal call (`x-lattice-internal`).
@@ -23,7 +23,7 @@ public struct ServiceSettings: Sendable {
     /// `LATTICE_MAX_BODY_BYTES`, `LATTICE_SHUTDOWN_GRACE`, `DATABASE_URL`, `LATTICE_DB_SCHEMA`,
     /// `LATTICE_DB_POOL_SIZE`, `LATTICE_DB_ACQUIRE_TIMEOUT`, `LATTICE_INTERNAL_SECRET`, `LATTICE_LOG_LEVEL`,
     /// `LATTICE_TIMEZONE`.
-    public init(service: String, config: ConfigReader, defaultPort: Int) throws(ConfigError) {
+    public init(service: String, config: ConfigReader, defaultPort: Int, defaultSchema: String? = nil) throws(ConfigError) {
         host = try config.string("LATTICE_HOST", default: "127.0.0.1")
         port = try config.int("LATTICE_PORT", in: 0...65535, default: defaultPort)
         eventLoops = try config.int("LATTICE_HTTP_EVENT_LOOPS", in: 1...64,
@@ -31,7 +31,7 @@ public struct ServiceSettings: Sendable {
         workers = try config.int("LATTICE_HTTP_WORKERS", in: 1...1024, default: 32)
         maxBodyBytes = try config.int("LATTICE_MAX_BODY_BYTES", in: 1024...(1 << 34), default: 10 << 20)
         shutdownGracePeriod = try config.duration("LATTICE_SHUTDOWN_GRACE", in: 0...600, default: 10)
-        databaseSchema = try config.value("LATTICE_DB_SCHEMA", ConfigParser<String>.schemaName, default: service)
+        databaseSchema = try config.value("LATTICE_DB_SCHEMA", ConfigParser<String>.schemaName, default: defaultSchema ?? service)
         let url = try config.required("DATABASE_URL", ConfigParser<PostgresConfiguration>.databaseURL)
         var db = url
         db.poolSize = try config.int("LATTICE_DB_POOL_SIZE", in: 1...500, default: 16)

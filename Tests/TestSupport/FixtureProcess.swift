@@ -1,18 +1,17 @@
 import Foundation
-import XCTest
 
-/// A test-fixture executable started as a real process, with its output captured.
+/// A test fixture or service executable started as a real process, with its output captured.
 ///
 /// Fixtures are built by `swift build --build-tests` (scripts/test does this) next to the test bundle.
-final class FixtureProcess: @unchecked Sendable {
+public final class FixtureProcess: @unchecked Sendable {
     // Thread-safety: `output` is appended by the pipe's handler and read by the test under `lock`.
-    let process = Process()
+    public let process = Process()
     private let lock = NSLock()
     private var stdoutText = ""
     private var stderrText = ""
 
     /// The directory holding the test bundle and the fixture executables.
-    static var productsDirectory: URL {
+    public static var productsDirectory: URL {
         let candidates = [Bundle.main.bundleURL, Bundle(for: FixtureProcess.self).bundleURL]
         for c in candidates {
             var url = c
@@ -24,15 +23,15 @@ final class FixtureProcess: @unchecked Sendable {
         return Bundle.main.bundleURL
     }
 
-    static func executable(_ name: String) throws -> URL {
+    public static func executable(_ name: String) throws -> URL {
         let url = productsDirectory.appendingPathComponent(name)
         guard FileManager.default.isExecutableFile(atPath: url.path) else {
-            throw XCTSkip("fixture \(name) not found at \(url.path): build with `swift build --build-tests` (scripts/test does)")
+            throw TestSetupFailure("fixture \(name) not found at \(url.path): build with `swift build --build-tests` (scripts/test does)")
         }
         return url
     }
 
-    init(_ name: String, environment: [String: String]) throws {
+    public init(_ name: String, environment: [String: String]) throws {
         process.executableURL = try Self.executable(name)
         var env = ProcessInfo.processInfo.environment
         for (k, v) in environment { env[k] = v }
@@ -57,11 +56,11 @@ final class FixtureProcess: @unchecked Sendable {
         if process.isRunning { process.terminate(); process.waitUntilExit() }
     }
 
-    var standardOutput: String { lock.lock(); defer { lock.unlock() }; return stdoutText }
-    var standardError: String { lock.lock(); defer { lock.unlock() }; return stderrText }
+    public var standardOutput: String { lock.lock(); defer { lock.unlock() }; return stdoutText }
+    public var standardError: String { lock.lock(); defer { lock.unlock() }; return stderrText }
 
     /// Waits until standard output contains `text`; false on timeout or exit.
-    func waitForOutput(_ text: String, timeout: TimeInterval = 30) -> Bool {
+    public func waitForOutput(_ text: String, timeout: TimeInterval = 30) -> Bool {
         let deadline = Date(timeIntervalSinceNow: timeout)
         while Date() < deadline {
             if standardOutput.contains(text) { return true }
@@ -72,11 +71,11 @@ final class FixtureProcess: @unchecked Sendable {
     }
 
     /// Waits for the process to exit; its status, or nil on timeout.
-    func waitForExit(timeout: TimeInterval = 30) -> Int32? {
+    public func waitForExit(timeout: TimeInterval = 30) -> Int32? {
         let deadline = Date(timeIntervalSinceNow: timeout)
         while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
         return process.isRunning ? nil : process.terminationStatus
     }
 
-    func signal(_ sig: Int32) { kill(process.processIdentifier, sig) }
+    public func signal(_ sig: Int32) { kill(process.processIdentifier, sig) }
 }

@@ -1,0 +1,81 @@
+import Contracts
+import Foundation
+import HTTP
+import ServiceKit
+
+/// The gateway's door: per-IP rate limit, bearer-token authentication, the route-level right, the
+/// per-token rate limit, and the audit record of every mutating request (also the refused ones).
+///
+/// Runs inside the error middleware, so it sees the final status of what it audits.
+struct GatewayAuthMiddleware: Middleware {
+    let authenticator: any CallerAuthenticator
+    let audit: any AuditRecorder
+    let ipLimiter: RateLimiter
+    let tokenLimiter: RateLimiter
+
+    func handle(_ request: Request, context: RequestContext, next: Handler) throws -> Response {
+        var ctx = context
+        var caller: AuthenticatedCaller?
+        let response: Response
+        do {
+            response = try admit(request, &ctx, &caller, next: next)
+        } catch {
+            let answer = Response.error(ErrorMapping.apiError(for: error))
+            record(request, ctx, caller, answer.status)
+            return answer
+        }
+        record(request, ctx, caller, response.status)
+        return response
+    }
+
+    private func admit(_ request: Request, _ ctx: inout RequestContext, _ caller: inout AuthenticatedCaller?,
+                       next: Handler) throws -> Response {
+        if case .limited(let retry) = ipLimiter.acquire(request.remoteAddress ?? "unknown") {
+            throw APIError.tooManyRequests(retryAfter: retry)
+        }
+        let requirement = AccessPolicy.requirement(method: request.method, path: request.path)
+        if requirement == .anonymous { return try next(request, ctx) }
+
+        guard let token = Self.bearerToken(request.headers) else {
+            throw APIError.unauthorized("sign in first: send Authorization: Bearer <token>")
+        }
+        guard let found = try authenticator.authenticate(bearerToken: token) else {
+            throw APIError(status: 401, code: "invalid_token", message: "the token is unknown, expired or revoked")
+        }
+        caller = found
+        ctx.identity = found.identity
+        if case .right(let right) = requirement, !found.identity.has(right: right) {
+            throw APIError(status: 403, code: "forbidden", message: "this needs the \(right) right",
+                           details: .object(["right": .string(right)]))
+        }
+        let bucketKey: String
+        switch found.credential {
+        case .session(let id): bucketKey = "s:" + id
+        case .apiKey(let id): bucketKey = "k:" + id
+        }
+        if case .limited(let retry) = tokenLimiter.acquire(bucketKey) {
+            throw APIError.tooManyRequests(retryAfter: retry)
+        }
+        return try next(request, ctx)
+    }
+
+    private func record(_ request: Request, _ ctx: RequestContext, _ caller: AuthenticatedCaller?, _ status: Int) {
+        switch request.method {
+        case .GET, .HEAD, .OPTIONS: return
+        default: break
+        }
+        audit.record(AuditEntry(actorId: caller?.identity.userId, actorName: caller?.username,
+                                orgId: caller?.identity.orgId, orgPath: caller?.identity.orgPath,
+                                action: "\(request.method.rawValue) \(ctx.routePattern ?? request.path)",
+                                resource: request.path, outcome: status, requestId: ctx.requestId,
+                                remoteAddress: request.remoteAddress))
+    }
+
+    static func bearerToken(_ headers: HTTPHeaders) -> String? {
+        guard let value = headers.first("authorization") else { return nil }
+        let parts = value.split(separator: " ", maxSplits: 1)
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
+        let token = parts[1].trimmingCharacters(in: .whitespaces)
+        return token.isEmpty || token.utf8.count > 512 ? nil : token
+    }
+}
