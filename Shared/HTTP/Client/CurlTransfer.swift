@@ -8,6 +8,9 @@ struct PreparedRequest {
     /// Complete header lines, e.g. `Accept: application/json`.
     var headerLines: [String]
     var body: [UInt8]?
+    /// A body read while it is sent, instead of `body`; `uploadLength` nil sends it chunked.
+    var upload: UploadSource? = nil
+    var uploadLength: Int? = nil
     var connectTimeoutMs: Int
     var timeoutMs: Int
     var idempotent: Bool
@@ -30,6 +33,8 @@ final class ResponseSink {
     let maxBodyBytes: Int
     let maxHeaderBytes: Int
     var exceededLimit = false
+    /// When set, the body is handed over as it arrives instead of collected (no size limit applies).
+    var receiver: StreamingReceiver?
 
     init(maxBodyBytes: Int, maxHeaderBytes: Int) {
         self.maxBodyBytes = maxBodyBytes
@@ -70,6 +75,10 @@ private let writeBody: lattice_curl_write_callback = { data, size, count, contex
     let (bytes, overflow) = size.multipliedReportingOverflow(by: count)
     guard !overflow else { sink.exceededLimit = true; return 0 }
     guard bytes > 0, let data else { return bytes }
+    if let receiver = sink.receiver {
+        let chunk = data.withMemoryRebound(to: UInt8.self, capacity: bytes) { Array(UnsafeBufferPointer(start: $0, count: bytes)) }
+        return receiver.deliver(chunk, fields: sink.fields) ? bytes : 0
+    }
     guard bytes <= sink.maxBodyBytes - sink.body.count else {
         sink.exceededLimit = true
         return 0
@@ -98,16 +107,85 @@ private let writeHeader: lattice_curl_write_callback = { data, size, count, cont
     return bytes
 }
 
+/// A request body pulled from a stream while curl sends it. Used on the calling thread only.
+final class UploadSource {
+    let stream: any RequestBodyStream
+    private var pending: [UInt8] = []
+    private var offset = 0
+    private(set) var failure: (any Error)?
+
+    init(_ stream: any RequestBodyStream) { self.stream = stream }
+
+    /// Fills `buffer`; 0 means the end of the body.
+    func fill(_ buffer: UnsafeMutableRawPointer, capacity: Int) -> Int? {
+        while offset == pending.count {
+            do {
+                guard let next = try stream.read() else { return 0 }
+                pending = next
+                offset = 0
+            } catch {
+                failure = error
+                return nil
+            }
+        }
+        let n = min(capacity, pending.count - offset)
+        pending.withUnsafeBytes { buffer.copyMemory(from: $0.baseAddress! + offset, byteCount: n) }
+        offset += n
+        return n
+    }
+}
+
+/// Hands a streamed response over: the head once (at the first body byte, or at the end for an empty
+/// body), then each chunk. A throwing callback aborts the transfer. Used on the calling thread only.
+final class StreamingReceiver {
+    let easy: UnsafeMutableRawPointer
+    let onHead: (Int, HTTPHeaders) throws -> Void
+    let onBody: ([UInt8]) throws -> Void
+    private(set) var headDelivered = false
+    private(set) var failure: (any Error)?
+
+    init(easy: UnsafeMutableRawPointer, onHead: @escaping (Int, HTTPHeaders) throws -> Void, onBody: @escaping ([UInt8]) throws -> Void) {
+        self.easy = easy
+        self.onHead = onHead
+        self.onBody = onBody
+    }
+
+    func deliverHead(fields: [HTTPHeaders.Field]) -> Bool {
+        guard !headDelivered else { return failure == nil }
+        headDelivered = true
+        var status = 0
+        _ = lattice_curl_getinfo_long(easy, CURLINFO_RESPONSE_CODE, &status)
+        do { try onHead(status, HTTPHeaders(fields)) } catch { failure = error; return false }
+        return true
+    }
+
+    func deliver(_ chunk: [UInt8], fields: [HTTPHeaders.Field]) -> Bool {
+        guard deliverHead(fields: fields) else { return false }
+        do { try onBody(chunk) } catch { failure = error; return false }
+        return true
+    }
+}
+
+private let readBody: lattice_curl_read_callback = { buffer, size, count, context in
+    guard let context, let buffer else { return 0 }
+    let source = Unmanaged<UploadSource>.fromOpaque(context).takeUnretainedValue()
+    let (capacity, overflow) = size.multipliedReportingOverflow(by: count)
+    guard !overflow else { return Int(CURL_READFUNC_ABORT) }
+    guard let n = source.fill(UnsafeMutableRawPointer(buffer), capacity: capacity) else { return Int(CURL_READFUNC_ABORT) }
+    return n
+}
+
 /// A zero-length body still needs a non-NULL `CURLOPT_POSTFIELDS` (NULL makes curl read from a
 /// callback instead), so empty bodies point here.
 private let emptyBody: [UInt8] = [0]
 
 /// Runs one attempt of `request` on `handle`. Never throws: every failure is an outcome.
 func performTransfer(_ request: PreparedRequest, on handle: CurlEasyHandle,
-                     configuration: HTTPClient.Configuration) -> AttemptOutcome {
+                     configuration: HTTPClient.Configuration, receiver: StreamingReceiver? = nil) -> AttemptOutcome {
     let easy = handle.easy
     let sink = ResponseSink(maxBodyBytes: max(configuration.maxResponseBodyBytes, 0),
                             maxHeaderBytes: max(configuration.maxResponseHeaderBytes, 1_024))
+    sink.receiver = receiver
     var firstError = CURLE_OK
     func check(_ code: CURLcode) { if firstError == CURLE_OK && code != CURLE_OK { firstError = code } }
     func setLong(_ option: CURLoption, _ value: Int) { check(lattice_curl_setopt_long(easy, option, value)) }
@@ -127,7 +205,9 @@ func performTransfer(_ request: PreparedRequest, on handle: CurlEasyHandle,
     setLong(CURLOPT_TIMEOUT_MS, request.timeoutMs)
     setLong(CURLOPT_MAXAGE_CONN, min(max(configuration.maxConnectionIdleSeconds, 1), 3_600))
     setLong(CURLOPT_TCP_KEEPALIVE, 1)
-    check(lattice_curl_setopt_off_t(easy, CURLOPT_MAXFILESIZE_LARGE, curl_off_t(sink.maxBodyBytes)))
+    if receiver == nil {
+        check(lattice_curl_setopt_off_t(easy, CURLOPT_MAXFILESIZE_LARGE, curl_off_t(sink.maxBodyBytes)))
+    }
     if !configuration.useEnvironmentProxy { setString(CURLOPT_PROXY, "") }
     if !request.headerLines.contains(where: { $0.lowercased().hasPrefix("user-agent:") }) {
         setString(CURLOPT_USERAGENT, configuration.userAgent)
@@ -157,6 +237,18 @@ func performTransfer(_ request: PreparedRequest, on handle: CurlEasyHandle,
         (body.isEmpty ? emptyBody : body).withUnsafeBufferPointer { bytes -> CURLcode in
             if request.method == "HEAD" {
                 setLong(CURLOPT_NOBODY, 1)
+            } else if let upload = request.upload {
+                // A streamed body: curl pulls it through the read callback while sending.
+                check(lattice_curl_setopt_read_callback(easy, CURLOPT_READFUNCTION, readBody))
+                check(lattice_curl_setopt_pointer(easy, CURLOPT_READDATA, Unmanaged.passUnretained(upload).toOpaque()))
+                if request.method == "POST" {
+                    setLong(CURLOPT_POST, 1)
+                    check(lattice_curl_setopt_off_t(easy, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(request.uploadLength ?? -1)))
+                } else {
+                    setLong(CURLOPT_UPLOAD, 1)
+                    check(lattice_curl_setopt_off_t(easy, CURLOPT_INFILESIZE_LARGE, curl_off_t(request.uploadLength ?? -1)))
+                    setString(CURLOPT_CUSTOMREQUEST, request.method)
+                }
             } else if sendsBody {
                 // POSTFIELDS is not copied: `bytes` stays valid until curl_easy_perform returns, and
                 // the pool resets the handle before anything else can use it.
@@ -177,7 +269,12 @@ func performTransfer(_ request: PreparedRequest, on handle: CurlEasyHandle,
     var connects = 0
     _ = lattice_curl_getinfo_long(easy, CURLINFO_NUM_CONNECTS, &connects)
     guard code == CURLE_OK else {
+        if let failure = receiver?.failure { return .failure(.transport(code: -1, message: "receiver stopped: \(failure)"), newConnections: connects) }
+        if let failure = request.upload?.failure { return .failure(.transport(code: -2, message: "request body failed: \(failure)"), newConnections: connects) }
         return .failure(classify(code, sink: sink, message: handle.errorMessage), newConnections: connects)
+    }
+    if let receiver, !receiver.deliverHead(fields: sink.fields) {
+        return .failure(.transport(code: -1, message: "receiver stopped: \(receiver.failure.map { "\($0)" } ?? "")"), newConnections: connects)
     }
     var status = 0
     _ = lattice_curl_getinfo_long(easy, CURLINFO_RESPONSE_CODE, &status)

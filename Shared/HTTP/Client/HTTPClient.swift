@@ -95,6 +95,38 @@ public final class HTTPClient: @unchecked Sendable {
         }
     }
 
+    /// Sends a request whose body (optional) is read from `body` while it is sent, and hands the
+    /// response over as it arrives: `onHead` once with the status and headers, then `onBody` per
+    /// chunk. For proxies and large imports or exports; never retried (the body is consumed), and no
+    /// response size limit applies (the receiver decides). A throwing callback aborts the transfer.
+    public func stream(_ request: HTTPClientRequest, body: (any RequestBodyStream)? = nil, bodyLength: Int? = nil,
+                       context: CallContext = .none,
+                       onHead: @escaping (Int, HTTPHeaders) throws -> Void,
+                       onBody: @escaping ([UInt8]) throws -> Void) throws(HTTPClientError) {
+        var prepared = try prepare(request, context: context)
+        if let body {
+            prepared.upload = UploadSource(body)
+            prepared.uploadLength = bodyLength
+            prepared.body = nil
+        }
+        record { $0.requests += 1; $0.attempts += 1 }
+        let handle: CurlEasyHandle
+        do {
+            handle = try pool.checkout(deadline: Date(timeIntervalSinceNow: Double(prepared.timeoutMs) / 1_000))
+        } catch {
+            throw error
+        }
+        defer { pool.checkin(handle) }
+        let receiver = StreamingReceiver(easy: handle.easy, onHead: onHead, onBody: onBody)
+        switch performTransfer(prepared, on: handle, configuration: configuration, receiver: receiver) {
+        case .response(let response, _):
+            record { $0.connectionsOpened += response.newConnections }
+        case .failure(let error, let newConnections):
+            record { $0.connectionsOpened += newConnections }
+            throw error
+        }
+    }
+
     /// Whether a failed attempt may be repeated. Nothing reached the upstream after a refused
     /// connection, so that is retried for any request; every other failure may have happened after
     /// the request was sent, so only idempotent requests are retried.

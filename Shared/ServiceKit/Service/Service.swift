@@ -28,6 +28,7 @@ public final class Service: @unchecked Sendable {
 
     private var tasks: [any BackgroundTask] = []
     private var readinessChecks: [(name: String, check: @Sendable () throws -> Void)] = []
+    private var healthDetails: (@Sendable () -> [String: JSONValue])?
     private var server: HTTPServer?
     private let lock = NSLock()
     private var lifecycle = Lifecycle.configuring
@@ -80,6 +81,13 @@ public final class Service: @unchecked Sendable {
     public func addReadinessCheck(_ name: String, _ check: @escaping @Sendable () throws -> Void) {
         precondition(lifecycle == .configuring, "Service: readiness check added after start")
         readinessChecks.append((name, check))
+    }
+
+    /// Adds fields to the `/healthz` answer (the gateway reports its upstreams there). Must be cheap:
+    /// liveness probes call it often.
+    public func setHealthDetails(_ details: @escaping @Sendable () -> [String: JSONValue]) {
+        precondition(lifecycle == .configuring, "Service: health details set after start")
+        healthDetails = details
     }
 
     /// A logger that carries the request id.
@@ -157,7 +165,11 @@ public final class Service: @unchecked Sendable {
     // MARK: Health and metrics
 
     private func addHealthRoutes() {
-        router.get("/healthz", options: .inline) { _, _ in try .json(["status": "ok"]) }
+        router.get("/healthz", options: .inline) { [unowned self] _, _ in
+            var body: [String: JSONValue] = ["status": "ok", "service": .string(self.name)]
+            if let details = self.healthDetails { body.merge(details()) { _, new in new } }
+            return try .json(body)
+        }
         router.get("/readyz") { [unowned self] _, _ in
             var problems: [String: JSONValue] = [:]
             do {
