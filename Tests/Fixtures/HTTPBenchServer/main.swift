@@ -20,6 +20,8 @@ let router = Router()
 router.get("/hello", options: .inline) { _, _ in .text("Hello, World!") }
 router.get("/json", options: .inline) { _, _ in try .json(["items": items]) }
 router.get("/blocking", options: .default) { _, _ in .text("Hello, World!") }
+// The trivial upstream route that `scripts/bench gateway` reaches through the gateway and nginx.
+router.get("/api/v1/segments", options: .inline) { _, _ in .text("Hello, World!") }
 
 let server = HTTPServer(configuration: configuration, router: router)
 do {

@@ -33,4 +33,13 @@ service.router.post("/notes") { request, _ in
     return try .json(["id": id], status: 201)
 }
 service.router.get("/whoami") { _, context in try .json(try context.requireIdentity()) }
+// The same, at a public path, so gateway end-to-end tests can reach this fixture as the "profile" service.
+service.router.get("/api/v1/customers/whoami") { _, context in try .json(try context.requireIdentity()) }
+service.router.post("/api/v1/customers/notes") { request, context in
+    let caller = try context.requireIdentity()
+    let note = try request.decode(Note.self)
+    let id = try database.query("INSERT INTO notes (text) VALUES ($1) RETURNING id", caller.userId + ": " + note.text)
+        .first!.decode("id", as: Int.self)
+    return try .json(["id": id], status: 201)
+}
 service.runUntilTerminated()

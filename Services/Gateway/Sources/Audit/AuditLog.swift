@@ -1,0 +1,182 @@
+import Contracts
+import Foundation
+import Postgres
+import ServiceKit
+
+/// The durable audit trail in `identity.audit_log` (append-only: the table's trigger refuses UPDATE,
+/// DELETE and TRUNCATE).
+///
+/// `record` inserts synchronously on a pooled connection, so an entry is committed before the request
+/// that caused it is answered. When the insert fails (database down, pool exhausted), the entry is not
+/// dropped silently: it is written whole as an error log line with `msg` `audit_fallback` and counted
+/// in `audit_fallback_total`, from where an operator can replay it.
+///
+/// Blocking: `record` and `search` block the calling thread on PostgreSQL; call them from worker
+/// threads (the router's `.blocking` routes), never from Dispatch's global pool.
+///
+/// Thread-safety: immutable after `init`; the pool, logger and counters are themselves thread-safe.
+public final class AuditLog: AuditRecorder, Sendable {
+    private let database: PostgresPool
+    private let logger: Logger
+    private let recorded: Counter
+    private let fallbacks: Counter
+
+    /// Column limits of `audit_log`; longer input is cut (on a character boundary) rather than lost.
+    enum Limit {
+        static let name = 200
+        static let orgPath = 1000
+        static let action = 600
+        static let resource = 4096
+        static let remoteAddress = 100
+    }
+
+    /// - Parameters:
+    ///   - database: a pool whose `search_path` is the gateway's schema.
+    ///   - metrics: registers `audit_entries_recorded_total` and `audit_fallback_total` (once per registry).
+    public init(database: PostgresPool, logger: Logger, metrics: MetricsRegistry) throws(MetricsError) {
+        self.database = database
+        self.logger = logger
+        recorded = try metrics.counter("audit_entries_recorded_total", help: "Audit entries written to the audit log.")
+        fallbacks = try metrics.counter("audit_fallback_total",
+                                        help: "Audit entries that could not be stored and went to the error log (msg audit_fallback).")
+    }
+
+    // MARK: Recording
+
+    /// Stores `entry`; on failure logs it whole (`audit_fallback`) and counts it. Never throws.
+    public func record(_ entry: AuditEntry) {
+        let e = Self.sanitized(entry)
+        do {
+            try database.execute("""
+                INSERT INTO audit_log (at, actor_id, actor_name, org_id, org_path, action, resource, outcome,
+                                       request_id, remote_address)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                """, e.at, e.actorId, e.actorName, e.orgId, e.orgPath, e.action, e.resource, e.outcome,
+                e.requestId, e.remoteAddress)
+            recorded.increment()
+        } catch {
+            fallbacks.increment()
+            logFallback(entry, error: error)
+        }
+    }
+
+    /// The original entry (not the cut one: the log line has no column limits), one field per value;
+    /// absent values are left out of the line.
+    private func logFallback(_ entry: AuditEntry, error: any Error) {
+        var line = logger.with(requestId: entry.requestId)
+        if let v = entry.actorId { line = line.with(["actorId": .string(v)]) }
+        if let v = entry.actorName { line = line.with(["actorName": .string(v)]) }
+        if let v = entry.orgId { line = line.with(["orgId": .string(v)]) }
+        if let v = entry.orgPath { line = line.with(["orgPath": .string(v)]) }
+        if let v = entry.remoteAddress { line = line.with(["remoteAddress": .string(v)]) }
+        line.error("audit_fallback", [
+            "at": .string(JSONCoding.formatDate(entry.at)),
+            "action": .string(entry.action),
+            "resource": .string(entry.resource),
+            "outcome": .int(entry.outcome),
+            "error": .error(error),
+        ])
+    }
+
+    /// The entry fitted to the table: NUL removed (PostgreSQL text cannot hold it), lengths cut to the
+    /// column limits, an empty action named `-`. Hostile input must not be able to make an insert fail.
+    static func sanitized(_ entry: AuditEntry) -> AuditEntry {
+        var e = entry
+        e.actorId = e.actorId.map { fit($0, Limit.name) }
+        e.actorName = e.actorName.map { fit($0, Limit.name) }
+        e.orgId = e.orgId.map { fit($0, Limit.name) }
+        e.orgPath = e.orgPath.map { fit($0, Limit.orgPath) }
+        e.action = fit(e.action, Limit.action)
+        if e.action.isEmpty { e.action = "-" }
+        e.resource = fit(e.resource, Limit.resource)
+        e.outcome = min(max(e.outcome, 0), 999)
+        e.requestId = fit(e.requestId, Limit.name)
+        e.remoteAddress = e.remoteAddress.map { fit($0, Limit.remoteAddress) }
+        return e
+    }
+
+    /// `text` without NUL, cut to at most `maxBytes` UTF-8 bytes on a scalar boundary.
+    static func fit(_ text: String, _ maxBytes: Int) -> String {
+        var scalars = String.UnicodeScalarView()
+        var bytes = 0
+        for scalar in text.unicodeScalars where scalar.value != 0 {
+            let size = String(scalar).utf8.count
+            guard bytes + size <= maxBytes else { break }
+            bytes += size
+            scalars.append(scalar)
+        }
+        return String(scalars)
+    }
+
+    // MARK: Reading
+
+    /// One page of rows matching `query`, newest first (by id, i.e. insertion order).
+    ///
+    /// Throws `PostgresError` when the database cannot answer.
+    public func search(_ query: AuditQuery) throws -> AuditPage {
+        let limit = min(max(query.limit, 1), AuditQuery.maximumLimit)
+        // The SQL is assembled from fixed fragments only; every value is a bind parameter.
+        var conditions: [String] = []
+        var binds: [(any PostgresEncodable)?] = []
+        func bind(_ value: any PostgresEncodable) -> String {
+            binds.append(value)
+            return "$\(binds.count)"
+        }
+        switch query.scope {
+        case .all:
+            break
+        case .subtree(let orgPath):
+            // The unit itself, and everything below it at a segment boundary (`/hq/sh/` never matches
+            // `/hq/sh2/`), whether or not the stored paths end with `/`.
+            let unit = orgPath.hasSuffix("/") ? String(orgPath.dropLast()) : orgPath
+            conditions.append("(org_path = \(bind(unit)) OR org_path LIKE \(bind(Self.likePrefix(unit + "/"))) ESCAPE '\\')")
+        }
+        if let user = query.user {
+            let p = bind(user)
+            conditions.append("(actor_id = \(p) OR actor_name = \(p))")
+        }
+        if let resource = query.resource {
+            let base = resource.count > 1 && resource.hasSuffix("/") ? String(resource.dropLast()) : resource
+            conditions.append("(resource = \(bind(base)) OR resource LIKE \(bind(Self.likePrefix(base + "/"))) ESCAPE '\\'"
+                              + " OR resource LIKE \(bind(Self.likePrefix(base + ":"))) ESCAPE '\\')")
+        }
+        if let action = query.action { conditions.append("action = \(bind(action))") }
+        if let from = query.from { conditions.append("at >= \(bind(from))") }
+        if let to = query.to { conditions.append("at < \(bind(to))") }
+        if let after = query.after { conditions.append("id < \(bind(after.lastId))") }
+        let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+        let sql = """
+            SELECT id, at, actor_id, actor_name, org_id, org_path, action, resource, outcome, request_id, remote_address
+            FROM audit_log \(whereClause)
+            ORDER BY id DESC
+            LIMIT \(bind(limit + 1))
+            """
+        let rows = try database.withConnection { connection in try connection.query(sql, binds: binds) }
+        var items: [AuditRecord] = []
+        items.reserveCapacity(min(rows.count, limit))
+        var lastId: Int64 = 0
+        for row in rows.prefix(limit) {
+            lastId = try row.decode("id")
+            items.append(AuditRecord(
+                id: String(lastId), at: try row.decode("at"), actorId: try row.decode("actor_id"),
+                actorName: try row.decode("actor_name"), orgId: try row.decode("org_id"),
+                orgPath: try row.decode("org_path"), action: try row.decode("action"),
+                resource: try row.decode("resource"), outcome: try row.decode("outcome"),
+                requestId: try row.decode("request_id"), remoteAddress: try row.decode("remote_address")))
+        }
+        let next = rows.count > limit ? AuditCursor(lastId: lastId).token : nil
+        return AuditPage(items: items, nextCursor: next)
+    }
+
+    /// `text` with LIKE's wildcards and escape character escaped, followed by `%`.
+    static func likePrefix(_ text: String) -> String {
+        var out = ""
+        out.reserveCapacity(text.utf8.count + 2)
+        for c in text {
+            if c == "\\" || c == "%" || c == "_" { out.append("\\") }
+            out.append(c)
+        }
+        out.append("%")
+        return out
+    }
+}
