@@ -1,5 +1,6 @@
 import Contracts
 import Foundation
+import HTTP
 @testable import Gateway
 import Postgres
 import ServiceKit
@@ -89,7 +90,7 @@ final class AuditLogTests: XCTestCase {
                 for i in 7..<10 { db.log.record(AuditFixtures.entry(requestId: "r\(i)")) }
             }
             guard let next = page.nextCursor else { break }
-            query.after = try XCTUnwrap(AuditCursor(token: next))
+            query.after = try AuditRoutes.parse(QueryParameters("cursor=" + next), scope: .all).after
             XCTAssertLessThan(pages, 10, "paging does not end")
         }
         XCTAssertEqual(pages, 3)
@@ -202,13 +203,27 @@ final class AuditLogTests: XCTestCase {
         XCTAssertTrue(metrics.render().contains("audit_fallback_total 2"), metrics.render())
     }
 
-    func testCursorTokensRoundTripAndRejectForgeries() {
-        let cursor = AuditCursor(lastId: 1234567)
-        XCTAssertEqual(AuditCursor(token: cursor.token), cursor)
-        XCTAssertFalse(cursor.token.contains("="))
-        for bad in ["", "abc", "djE6", "djE6LTE", "djE6MTIzYQ", String(repeating: "A", count: 100), "djE6MTI+",
-                    "eDoxMjM"] {
-            XCTAssertNil(AuditCursor(token: bad), bad)
+    func testCursorTokensRoundTripAndRejectForgeries() throws {
+        func after(_ cursor: String) throws -> Int64? {
+            try AuditRoutes.parse(QueryParameters("cursor=" + cursor), scope: .all).after
         }
+        let cursor = PageRequest.cursor(after: "1234567")
+        XCTAssertEqual(try after(cursor), 1234567)
+        XCTAssertFalse(cursor.contains("="))
+        XCTAssertNil(try after(""), "an empty cursor is the first page")
+        // Not base64url, not UTF-8, NUL bytes, too long, and well-formed cursors whose key is no row id
+        // (the old `v1:` format, zero, negative, signed, leading zero, beyond Int64, empty).
+        let forgeries = ["abc", "djE6", "djE6LTE", "djE6MTIzYQ", String(repeating: "A", count: 100), "djE6MTI%2B",
+                         "eDoxMjM", "MTIzNA==", "MTIzNA%3D%3D", "MTIzNB", "%2F%2F8", "not-a-cursor",
+                         String(repeating: "M", count: PageRequest.maximumCursorLength + 4)]
+            + ["0", "-1", "+1", "012", "9223372036854775808", "99999999999999999999", "1 ", " 1", "1e3", "١٢"]
+                .map { PageRequest.cursor(after: $0) }
+        for bad in forgeries {
+            XCTAssertThrowsError(try after(bad), bad) { error in
+                XCTAssertEqual((error as? APIError)?.status, 400, bad)
+                XCTAssertEqual((error as? APIError)?.details?["field"]?.stringValue, "cursor", bad)
+            }
+        }
+        XCTAssertEqual(try after(PageRequest.cursor(after: "9223372036854775807")), Int64.max)
     }
 }

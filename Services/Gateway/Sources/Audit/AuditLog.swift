@@ -110,10 +110,11 @@ public final class AuditLog: AuditRecorder, Sendable {
 
     // MARK: Reading
 
-    /// One page of rows matching `query`, newest first (by id, i.e. insertion order).
+    /// One page of rows matching `query`, newest first (by id, i.e. insertion order); `nextCursor`
+    /// carries the last row's id.
     ///
     /// Throws `PostgresError` when the database cannot answer.
-    public func search(_ query: AuditQuery) throws -> AuditPage {
+    public func search(_ query: AuditQuery) throws -> Page<AuditRecord> {
         let limit = min(max(query.limit, 1), AuditQuery.maximumLimit)
         // The SQL is assembled from fixed fragments only; every value is a bind parameter.
         var conditions: [String] = []
@@ -143,7 +144,7 @@ public final class AuditLog: AuditRecorder, Sendable {
         if let action = query.action { conditions.append("action = \(bind(action))") }
         if let from = query.from { conditions.append("at >= \(bind(from))") }
         if let to = query.to { conditions.append("at < \(bind(to))") }
-        if let after = query.after { conditions.append("id < \(bind(after.lastId))") }
+        if let after = query.after { conditions.append("id < \(bind(after))") }
         let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
         let sql = """
             SELECT id, at, actor_id, actor_name, org_id, org_path, action, resource, outcome, request_id, remote_address
@@ -152,20 +153,16 @@ public final class AuditLog: AuditRecorder, Sendable {
             LIMIT \(bind(limit + 1))
             """
         let rows = try database.withConnection { connection in try connection.query(sql, binds: binds) }
-        var items: [AuditRecord] = []
-        items.reserveCapacity(min(rows.count, limit))
-        var lastId: Int64 = 0
-        for row in rows.prefix(limit) {
-            lastId = try row.decode("id")
-            items.append(AuditRecord(
-                id: String(lastId), at: try row.decode("at"), actorId: try row.decode("actor_id"),
+        let records = try rows.map { row in
+            AuditRecord(
+                id: String(try row.decode("id") as Int64), at: try row.decode("at"), actorId: try row.decode("actor_id"),
                 actorName: try row.decode("actor_name"), orgId: try row.decode("org_id"),
                 orgPath: try row.decode("org_path"), action: try row.decode("action"),
                 resource: try row.decode("resource"), outcome: try row.decode("outcome"),
-                requestId: try row.decode("request_id"), remoteAddress: try row.decode("remote_address")))
+                requestId: try row.decode("request_id"), remoteAddress: try row.decode("remote_address"))
         }
-        let next = rows.count > limit ? AuditCursor(lastId: lastId).token : nil
-        return AuditPage(items: items, nextCursor: next)
+        // The page key is the id in decimal, which `AuditQuery.rowId(pageKey:)` reads back.
+        return PageRequest.page(records, limit: limit, key: \.id)
     }
 
     /// `text` with LIKE's wildcards and escape character escaped, followed by `%`.

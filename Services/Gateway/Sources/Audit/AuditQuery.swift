@@ -1,5 +1,6 @@
 import Contracts
 import Foundation
+import ServiceKit
 
 /// Which audit rows a caller may see.
 public enum AuditScope: Sendable, Equatable {
@@ -20,7 +21,7 @@ public enum AuditScope: Sendable, Equatable {
 public struct AuditQuery: Sendable, Equatable {
     /// Largest page; `limit` is validated against it by the route.
     public static let maximumLimit = 500
-    public static let defaultLimit = 50
+    public static let defaultLimit = PageRequest.defaultLimit
 
     public var scope: AuditScope
     /// A user id or a username (matches either column).
@@ -35,11 +36,11 @@ public struct AuditQuery: Sendable, Equatable {
     /// Entries strictly before this instant.
     public var to: Date?
     public var limit: Int
-    /// Continue after this position (from a previous page's `nextCursor`).
-    public var after: AuditCursor?
+    /// Continue after this row id: the sort key of a previous page's `nextCursor` (see `rowId(pageKey:)`).
+    public var after: Int64?
 
     public init(scope: AuditScope, user: String? = nil, resource: String? = nil, action: String? = nil,
-                from: Date? = nil, to: Date? = nil, limit: Int = AuditQuery.defaultLimit, after: AuditCursor? = nil) {
+                from: Date? = nil, to: Date? = nil, limit: Int = AuditQuery.defaultLimit, after: Int64? = nil) {
         self.scope = scope
         self.user = user
         self.resource = resource
@@ -49,42 +50,13 @@ public struct AuditQuery: Sendable, Equatable {
         self.limit = limit
         self.after = after
     }
-}
 
-/// A position in the newest-first listing: the id of the last row of a page. Opaque to clients:
-/// base64url of `v1:<id>`, so the format can change without breaking the API's promise.
-public struct AuditCursor: Sendable, Equatable {
-    public var lastId: Int64
-
-    public init(lastId: Int64) { self.lastId = lastId }
-
-    /// The token sent to clients.
-    public var token: String {
-        Data("v1:\(lastId)".utf8).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-")
-            .replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
-    }
-
-    /// Parses a token made by `token`; nil for anything else.
-    public init?(token: String) {
-        guard !token.isEmpty, token.utf8.count <= 64,
-              token.utf8.allSatisfy({ Self.isBase64URL($0) }) else { return nil }
-        var base64 = token.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        while base64.utf8.count % 4 != 0 { base64 += "=" }
-        guard let data = Data(base64Encoded: base64), let text = String(data: data, encoding: .utf8),
-              text.hasPrefix("v1:"), let id = Int64(text.dropFirst(3)), id > 0,
-              text.dropFirst(3).allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
-        lastId = id
-    }
-
-    private static func isBase64URL(_ c: UInt8) -> Bool {
-        switch c {
-        case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
-             UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "_"):
-            return true
-        default:
-            return false
-        }
+    /// The row id of a page key, or nil unless the key is one the audit issues: a row id (positive)
+    /// in canonical decimal, so every position has exactly one cursor.
+    public static func rowId(pageKey key: String) -> Int64? {
+        guard let first = key.utf8.first, first != UInt8(ascii: "0"), key.utf8.count <= 19,
+              key.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }),
+              let id = Int64(key), id > 0 else { return nil }
+        return id
     }
 }

@@ -52,22 +52,3 @@ public struct AuditRecord: Sendable, Equatable, Codable {
         try c.encode(remoteAddress, forKey: .remoteAddress)
     }
 }
-
-/// One page of audit rows, newest first; `nextCursor` continues after the last item, nil at the end.
-public struct AuditPage: Sendable, Equatable, Codable {
-    public var items: [AuditRecord]
-    public var nextCursor: String?
-
-    public init(items: [AuditRecord], nextCursor: String?) {
-        self.items = items
-        self.nextCursor = nextCursor
-    }
-
-    enum CodingKeys: String, CodingKey { case items, nextCursor }
-
-    public func encode(to encoder: Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(items, forKey: .items)
-        try c.encode(nextCursor, forKey: .nextCursor)
-    }
-}

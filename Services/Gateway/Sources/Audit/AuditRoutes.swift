@@ -2,6 +2,7 @@ import Contracts
 import Foundation
 import HTTP
 import Postgres
+import ServiceKit
 
 /// `GET /api/v1/audit`: the audit trail, filtered and paged, within the caller's org scope.
 ///
@@ -24,7 +25,7 @@ public enum AuditRoutes {
                                details: .object(["right": .string("manage")]))
             }
             let query = try parse(request.queryParameters, scope: AuditScope.of(caller))
-            let page: AuditPage
+            let page: Page<AuditRecord>
             do {
                 page = try log.search(query)
             } catch let error as PostgresError where error.isUnavailable {
@@ -45,17 +46,13 @@ public enum AuditRoutes {
         if let from = query.from, let to = query.to, from > to {
             throw APIError.badRequest("from must not be later than to", field: "to")
         }
-        if let raw = parameters["limit"] {
-            guard let limit = Int(raw), (1...AuditQuery.maximumLimit).contains(limit) else {
-                throw APIError.badRequest("limit must be an integer from 1 to \(AuditQuery.maximumLimit)", field: "limit")
-            }
-            query.limit = limit
-        }
-        if let raw = parameters["cursor"], !raw.isEmpty {
-            guard let cursor = AuditCursor(token: raw) else {
-                throw APIError.badRequest("cursor is not one this API returned", field: "cursor")
-            }
-            query.after = cursor
+        let page = try PageRequest(query: parameters, maximumLimit: AuditQuery.maximumLimit,
+                                   defaultLimit: AuditQuery.defaultLimit)
+        query.limit = page.limit
+        if let key = page.after {
+            // Well-formed, but the audit's keys are row ids: anything else was not issued here.
+            guard let id = AuditQuery.rowId(pageKey: key) else { throw PageRequest.malformedCursor }
+            query.after = id
         }
         return query
     }

@@ -1,6 +1,7 @@
 import Contracts
 import Foundation
 import HTTP
+import ServiceKit
 
 /// The identity API of DESIGN.md §3 under `/api/v1`: login/logout/me, org units, users, API keys.
 ///

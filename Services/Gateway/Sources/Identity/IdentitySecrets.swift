@@ -1,3 +1,4 @@
+import Contracts
 import Foundation
 import Postgres
 
@@ -42,20 +43,6 @@ enum IdentitySecrets {
         var generator = SystemRandomNumberGenerator()
         var bytes = [UInt8](repeating: 0, count: byteCount)
         for i in bytes.indices { bytes[i] = generator.next() }
-        return base64URL(bytes)
-    }
-
-    static func base64URL(_ bytes: [UInt8]) -> String {
-        Data(bytes).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-")
-            .replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
-    }
-
-    static func decodeBase64URL(_ text: String) -> [UInt8]? {
-        guard text.utf8.count <= 512 else { return nil }
-        var s = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        while s.utf8.count % 4 != 0 { s += "=" }
-        return Data(base64Encoded: s).map { Array($0) }
+        return Base64URL.encode(bytes)
     }
 }

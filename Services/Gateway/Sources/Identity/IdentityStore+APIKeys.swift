@@ -1,6 +1,7 @@
 import Contracts
 import Foundation
 import Postgres
+import ServiceKit
 
 /// API keys: machine credentials of the bank's systems, each scoped to an org unit and a set of rights.
 /// A key outside the caller's subtree does not exist for the caller. Keys belong to their unit, not to

@@ -1,6 +1,7 @@
 import Contracts
 import Foundation
 import Postgres
+import ServiceKit
 
 /// Org units, always seen through the caller's subtree: a unit outside it does not exist for the caller.
 extension IdentityStore {

@@ -1,6 +1,7 @@
 import Contracts
 import Foundation
 import Postgres
+import ServiceKit
 
 /// Users, always seen through the caller's subtree: a user of another unit does not exist for the caller.
 ///
