@@ -105,9 +105,12 @@ final class RouterTests: XCTestCase {
             let name: String
             func handle(_ request: Request, context: RequestContext, next: Handler) throws -> Response {
                 if request.headers["x-stop"] == name { return .text("stopped by \(name)", status: 401) }
-                var r = try next(request, context)
-                r.headers.add("x-trail", name)
-                return r
+                let name = self.name
+                return try next(request, context).map { r in
+                    var r = r
+                    r.headers.add("x-trail", name)
+                    return r
+                }
             }
         }
         let router = Router()

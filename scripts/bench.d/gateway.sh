@@ -10,7 +10,7 @@ DURATION="${BENCH_DURATION:-10}"
 WORK="$(mktemp -d /tmp/lattice-bench-gateway.XXXXXX)"
 chmod 755 "$WORK"
 PIDS=()
-PG_PORT="${BENCH_PG_PORT:-55470}"
+PG_PORT="${BENCH_PG_PORT:-25470}"
 PG_DATA="$(pg_default_datadir "pg-bench-$PG_PORT")"
 cleanup() {
     for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done

@@ -52,18 +52,27 @@ final class ResponseSink {
             fields.removeAll(keepingCapacity: true)
             return
         }
-        let text = String(decoding: UnsafeBufferPointer(rebasing: line[0..<end]), as: UTF8.self)
         if line[0] == 0x20 || line[0] == 0x09 {
             // Obsolete line folding (RFC 9112 §5.2): continues the previous field's value.
             if !fields.isEmpty {
-                fields[fields.count - 1].value += " " + text.trimmingCharacters(in: .whitespaces)
+                let text = Self.trimmed(line, 0, end)
+                fields[fields.count - 1].value += " " + text
             }
             return
         }
-        guard let colon = text.firstIndex(of: ":") else { return }
-        let name = String(text[..<colon])
-        let value = text[text.index(after: colon)...].trimmingCharacters(in: CharacterSet(charactersIn: " \t"))
-        fields.append((name: name, value: value))
+        var colon = 0
+        while colon < end && line[colon] != 0x3A { colon += 1 }
+        guard colon < end else { return }
+        let name = String(decoding: UnsafeBufferPointer(rebasing: line[0..<colon]), as: UTF8.self)
+        fields.append((name: name, value: Self.trimmed(line, colon + 1, end)))
+    }
+
+    /// The bytes between `start` and `end` without surrounding spaces and tabs, as text.
+    private static func trimmed(_ line: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int) -> String {
+        var s = start, e = end
+        while s < e && (line[s] == 0x20 || line[s] == 0x09) { s += 1 }
+        while e > s && (line[e - 1] == 0x20 || line[e - 1] == 0x09) { e -= 1 }
+        return String(decoding: UnsafeBufferPointer(rebasing: line[s..<e]), as: UTF8.self)
     }
 }
 
@@ -175,19 +184,46 @@ private let readBody: lattice_curl_read_callback = { buffer, size, count, contex
     return n
 }
 
-/// A zero-length body still needs a non-NULL `CURLOPT_POSTFIELDS` (NULL makes curl read from a
+/// A zero-length body still needs a non-NULL `CURLOPT_COPYPOSTFIELDS` (NULL makes curl read from a
 /// callback instead), so empty bodies point here.
 private let emptyBody: [UInt8] = [0]
 
-/// Runs one attempt of `request` on `handle`. Never throws: every failure is an outcome.
-func performTransfer(_ request: PreparedRequest, on handle: CurlEasyHandle,
-                     configuration: HTTPClient.Configuration, receiver: StreamingReceiver? = nil) -> AttemptOutcome {
+/// Options set on a handle for one transfer, and what must live until it ends.
+///
+/// Ownership: created and released on the thread that drives the transfer; `release()` frees the
+/// header list once the handle no longer uses it (after the transfer, before the handle is reused).
+final class TransferSetup {
+    let sink: ResponseSink
+    let receiver: StreamingReceiver?
+    let upload: UploadSource?
+    private(set) var headerList: UnsafeMutablePointer<curl_slist>?
+    /// The first option libcurl refused, if any (the transfer must not start then).
+    var error: CURLcode = CURLE_OK
+
+    init(sink: ResponseSink, receiver: StreamingReceiver?, upload: UploadSource?) {
+        self.sink = sink
+        self.receiver = receiver
+        self.upload = upload
+    }
+
+    func adopt(_ list: UnsafeMutablePointer<curl_slist>?) { headerList = list }
+
+    func release() {
+        curl_slist_free_all(headerList)
+        headerList = nil
+    }
+}
+
+/// Configures `handle` for `request`. The body is copied into libcurl (COPYPOSTFIELDS), so the request
+/// may go away once this returns; the setup must outlive the transfer.
+func configureTransfer(_ request: PreparedRequest, on handle: CurlEasyHandle, configuration: HTTPClient.Configuration,
+                       receiver: StreamingReceiver? = nil) -> TransferSetup {
     let easy = handle.easy
     let sink = ResponseSink(maxBodyBytes: max(configuration.maxResponseBodyBytes, 0),
                             maxHeaderBytes: max(configuration.maxResponseHeaderBytes, 1_024))
     sink.receiver = receiver
-    var firstError = CURLE_OK
-    func check(_ code: CURLcode) { if firstError == CURLE_OK && code != CURLE_OK { firstError = code } }
+    let setup = TransferSetup(sink: sink, receiver: receiver, upload: request.upload)
+    func check(_ code: CURLcode) { if setup.error == CURLE_OK && code != CURLE_OK { setup.error = code } }
     func setLong(_ option: CURLoption, _ value: Int) { check(lattice_curl_setopt_long(easy, option, value)) }
     func setString(_ option: CURLoption, _ value: String) {
         // libcurl copies string options (since 7.17), so the C string need only live for the call.
@@ -209,7 +245,7 @@ func performTransfer(_ request: PreparedRequest, on handle: CurlEasyHandle,
         check(lattice_curl_setopt_off_t(easy, CURLOPT_MAXFILESIZE_LARGE, curl_off_t(sink.maxBodyBytes)))
     }
     if !configuration.useEnvironmentProxy { setString(CURLOPT_PROXY, "") }
-    if !request.headerLines.contains(where: { $0.lowercased().hasPrefix("user-agent:") }) {
+    if !request.headerLines.contains(where: { $0.utf8.count >= 11 && HTTPHeaders.equalNames($0.prefix(11), "user-agent:") }) {
         setString(CURLOPT_USERAGENT, configuration.userAgent)
     }
 
@@ -223,57 +259,57 @@ func performTransfer(_ request: PreparedRequest, on handle: CurlEasyHandle,
     for line in request.headerLines {
         guard let extended = curl_slist_append(headerList, line) else {
             curl_slist_free_all(headerList)
-            return .failure(.transport(code: Int(CURLE_OUT_OF_MEMORY.rawValue), message: "curl_slist_append failed"),
-                            newConnections: 0)
+            setup.error = CURLE_OUT_OF_MEMORY
+            return setup
         }
         headerList = extended
     }
-    defer { curl_slist_free_all(headerList) }
+    setup.adopt(headerList)
     check(lattice_curl_setopt_slist(easy, CURLOPT_HTTPHEADER, headerList))
 
     let sendsBody = request.body != nil || ["POST", "PUT", "PATCH"].contains(request.method)
-    let body = request.body ?? []
-    let code: CURLcode = withExtendedLifetime(sink) {
-        (body.isEmpty ? emptyBody : body).withUnsafeBufferPointer { bytes -> CURLcode in
-            if request.method == "HEAD" {
-                setLong(CURLOPT_NOBODY, 1)
-            } else if let upload = request.upload {
-                // A streamed body: curl pulls it through the read callback while sending.
-                check(lattice_curl_setopt_read_callback(easy, CURLOPT_READFUNCTION, readBody))
-                check(lattice_curl_setopt_pointer(easy, CURLOPT_READDATA, Unmanaged.passUnretained(upload).toOpaque()))
-                if request.method == "POST" {
-                    setLong(CURLOPT_POST, 1)
-                    check(lattice_curl_setopt_off_t(easy, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(request.uploadLength ?? -1)))
-                } else {
-                    setLong(CURLOPT_UPLOAD, 1)
-                    check(lattice_curl_setopt_off_t(easy, CURLOPT_INFILESIZE_LARGE, curl_off_t(request.uploadLength ?? -1)))
-                    setString(CURLOPT_CUSTOMREQUEST, request.method)
-                }
-            } else if sendsBody {
-                // POSTFIELDS is not copied: `bytes` stays valid until curl_easy_perform returns, and
-                // the pool resets the handle before anything else can use it.
-                check(lattice_curl_setopt_off_t(easy, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(body.count)))
-                check(lattice_curl_setopt_pointer(easy, CURLOPT_POSTFIELDS,
-                                                  UnsafeMutableRawPointer(mutating: bytes.baseAddress)))
-                if request.method != "POST" { setString(CURLOPT_CUSTOMREQUEST, request.method) }
-            } else if request.method == "GET" {
-                setLong(CURLOPT_HTTPGET, 1)
-            } else {
-                setString(CURLOPT_CUSTOMREQUEST, request.method)
-            }
-            guard firstError == CURLE_OK else { return firstError }
-            return curl_easy_perform(easy)
+    if request.method == "HEAD" {
+        setLong(CURLOPT_NOBODY, 1)
+    } else if let upload = request.upload {
+        // A streamed body: curl pulls it through the read callback while sending.
+        check(lattice_curl_setopt_read_callback(easy, CURLOPT_READFUNCTION, readBody))
+        check(lattice_curl_setopt_pointer(easy, CURLOPT_READDATA, Unmanaged.passUnretained(upload).toOpaque()))
+        if request.method == "POST" {
+            setLong(CURLOPT_POST, 1)
+            check(lattice_curl_setopt_off_t(easy, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(request.uploadLength ?? -1)))
+        } else {
+            setLong(CURLOPT_UPLOAD, 1)
+            check(lattice_curl_setopt_off_t(easy, CURLOPT_INFILESIZE_LARGE, curl_off_t(request.uploadLength ?? -1)))
+            setString(CURLOPT_CUSTOMREQUEST, request.method)
         }
+    } else if sendsBody {
+        let body = request.body ?? []
+        check(lattice_curl_setopt_off_t(easy, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(body.count)))
+        // Copied by libcurl: the transfer does not depend on the caller's array staying alive.
+        (body.isEmpty ? emptyBody : body).withUnsafeBufferPointer {
+            check(lattice_curl_setopt_pointer(easy, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: $0.baseAddress)))
+        }
+        if request.method != "POST" { setString(CURLOPT_CUSTOMREQUEST, request.method) }
+    } else if request.method == "GET" {
+        setLong(CURLOPT_HTTPGET, 1)
+    } else {
+        setString(CURLOPT_CUSTOMREQUEST, request.method)
     }
+    return setup
+}
 
+/// What a finished transfer produced, read from the handle.
+func collectOutcome(_ code: CURLcode, setup: TransferSetup, handle: CurlEasyHandle) -> AttemptOutcome {
+    let easy = handle.easy
+    let sink = setup.sink
     var connects = 0
     _ = lattice_curl_getinfo_long(easy, CURLINFO_NUM_CONNECTS, &connects)
     guard code == CURLE_OK else {
-        if let failure = receiver?.failure { return .failure(.transport(code: -1, message: "receiver stopped: \(failure)"), newConnections: connects) }
-        if let failure = request.upload?.failure { return .failure(.transport(code: -2, message: "request body failed: \(failure)"), newConnections: connects) }
+        if let failure = setup.receiver?.failure { return .failure(.transport(code: -1, message: "receiver stopped: \(failure)"), newConnections: connects) }
+        if let failure = setup.upload?.failure { return .failure(.transport(code: -2, message: "request body failed: \(failure)"), newConnections: connects) }
         return .failure(classify(code, sink: sink, message: handle.errorMessage), newConnections: connects)
     }
-    if let receiver, !receiver.deliverHead(fields: sink.fields) {
+    if let receiver = setup.receiver, !receiver.deliverHead(fields: sink.fields) {
         return .failure(.transport(code: -1, message: "receiver stopped: \(receiver.failure.map { "\($0)" } ?? "")"), newConnections: connects)
     }
     var status = 0
@@ -283,6 +319,16 @@ func performTransfer(_ request: PreparedRequest, on handle: CurlEasyHandle,
     let response = HTTPClientResponse(status: status, headers: HTTPHeaders(sink.fields), body: sink.body,
                                       attempts: 1, newConnections: connects)
     return .response(response, retryAfterSeconds: retryAfter > 0 ? Int(clamping: retryAfter) : nil)
+}
+
+/// Runs one attempt of `request` on `handle`, blocking the calling thread. Never throws: every
+/// failure is an outcome.
+func performTransfer(_ request: PreparedRequest, on handle: CurlEasyHandle,
+                     configuration: HTTPClient.Configuration, receiver: StreamingReceiver? = nil) -> AttemptOutcome {
+    let setup = configureTransfer(request, on: handle, configuration: configuration, receiver: receiver)
+    defer { setup.release() }
+    let code = setup.error == CURLE_OK ? withExtendedLifetime(setup) { curl_easy_perform(handle.easy) } : setup.error
+    return collectOutcome(code, setup: setup, handle: handle)
 }
 
 /// Maps a libcurl failure to the error callers handle.

@@ -1,3 +1,4 @@
+import CCurl
 import Contracts
 import Foundation
 
@@ -22,6 +23,9 @@ public final class HTTPClient: @unchecked Sendable {
     private let pool: CurlHandlePool
     private let statisticsLock = NSLock()
     private var counters = Statistics()
+    /// Started on first use of `send(_:context:completion:)`.
+    private lazy var driver: CurlMultiDriver? = CurlMultiDriver(pool: pool, configuration: configuration)
+    private let driverLock = NSLock()
 
     public init(configuration: Configuration = Configuration()) {
         self.configuration = configuration
@@ -91,6 +95,39 @@ public final class HTTPClient: @unchecked Sendable {
                 guard attempt < maxAttempts, Self.mayRetry(after: error, idempotent: prepared.idempotent)
                 else { throw error }
                 Self.sleep(milliseconds: policy.backoffMs(retry: attempt))
+            }
+        }
+    }
+
+    /// Sends a request without blocking: the transfer runs on the client's own I/O thread together
+    /// with every other such transfer (libcurl's multi interface), and `completion` is called there
+    /// exactly once. Never retried. `completion` must be quick and must not block (hand the result to
+    /// another thread, as the HTTP server's pending responses do).
+    public func send(_ request: HTTPClientRequest, context: CallContext = .none,
+                     completion: @escaping @Sendable (Result<HTTPClientResponse, HTTPClientError>) -> Void) {
+        let prepared: PreparedRequest
+        do {
+            prepared = try prepare(request, context: context)
+        } catch {
+            completion(.failure(error))
+            return
+        }
+        driverLock.lock()
+        let driver = self.driver
+        driverLock.unlock()
+        guard let driver else {
+            completion(.failure(.transport(code: Int(CURLE_FAILED_INIT.rawValue), message: "curl_multi_init failed")))
+            return
+        }
+        record { $0.requests += 1; $0.attempts += 1 }
+        driver.submit(prepared) { [weak self] outcome in
+            switch outcome {
+            case .response(let response, _):
+                self?.record { $0.connectionsOpened += response.newConnections }
+                completion(.success(response))
+            case .failure(let error, let newConnections):
+                self?.record { $0.connectionsOpened += newConnections }
+                completion(.failure(error))
             }
         }
     }

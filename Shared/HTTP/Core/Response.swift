@@ -26,6 +26,9 @@ public enum ResponseBody: Sendable {
     /// Runs on a worker thread; each `write` blocks while the client is slower than the producer
     /// (back-pressure) and throws `HTTPServerError.connectionClosed` once the client is gone.
     case stream(@Sendable (any ResponseBodyWriter) throws -> Void)
+    /// Not known yet: another thread completes it (see `PendingResponse`). Status and headers of the
+    /// placeholder mean nothing; use `Response.map` to act on the real response.
+    case pending(PendingResponse)
 
     public static var empty: ResponseBody { .bytes([]) }
 

@@ -12,9 +12,12 @@ public struct RequestIdMiddleware: Middleware {
         } else {
             ctx.requestId = RequestId.make()
         }
-        var response = try next(request, ctx)
-        response.headers.set(InternalHeader.requestId, ctx.requestId)
-        return response
+        let requestId = ctx.requestId
+        return try next(request, ctx).map { response in
+            var response = response
+            response.headers.set(InternalHeader.requestId, requestId)
+            return response
+        }
     }
 
     static func isValid(_ s: String) -> Bool {

@@ -336,6 +336,13 @@ final class Connection: @unchecked Sendable {
     /// Writes a response. Runs on the loop thread (directly for inline routes, via `execute` for workers).
     func complete(_ response: Response) {
         guard !isClosed else { return }
+        if case .pending(let pending) = response.body {
+            // Produced elsewhere; the queued middleware changes run here on the loop when it arrives.
+            pending.whenComplete { [self] raw in
+                loop.execute { self.complete(pending.finalize(raw)) }
+            }
+            return
+        }
         if state == .streamingBody || requestStream != nil {
             // The handler answered before reading its whole body: the rest is unread, so close after.
             requestStream?.fail(HTTPServerError.connectionClosed)
@@ -374,6 +381,8 @@ final class Connection: @unchecked Sendable {
             state = .writingStream
             stateSince = loop.now
             flush()
+        case .pending:
+            break   // handled above
         }
     }
 

@@ -19,11 +19,16 @@ public struct TestClient: Sendable {
         let request = Request(method: method, path: path, query: query, headers: headers, body: body,
                               remoteAddress: "127.0.0.1")
         let context = RequestContext(parameters: route.parameters, routePattern: route.pattern)
-        let response: Response
+        let produced: Response
         do {
-            response = try route.handler(request, context)
+            produced = try route.handler(request, context)
         } catch {
-            response = .error(ErrorMapping.apiError(for: error))
+            produced = .error(ErrorMapping.apiError(for: error))
+        }
+        var response = produced
+        if case .pending(let pending) = response.body {
+            response = pending.wait(timeout: 60)
+                ?? .error(APIError(status: 504, code: "pending_timeout", message: "a pending response never completed"))
         }
         var bytes: [UInt8] = []
         var streamError: (any Error)?
@@ -33,6 +38,8 @@ public struct TestClient: Sendable {
             let collector = CollectingWriter()
             do { try produce(collector) } catch { streamError = error }
             bytes = collector.bytes
+        case .pending:
+            streamError = APIError(status: 500, code: "nested_pending", message: "a pending response completed with another pending response")
         }
         if method == .HEAD { bytes = [] }
         return TestResponse(status: response.status, headers: response.headers, body: bytes, streamError: streamError)

@@ -12,8 +12,16 @@ public struct AccessLogMiddleware: Middleware {
     }
 
     public func handle(_ request: Request, context: RequestContext, next: Handler) throws -> Response {
-        let response = try next(request, context)
-        let level: LogLevel = quietPaths.contains(request.path) ? .debug : (response.status >= 500 ? .error : .info)
+        let logger = self.logger
+        let quiet = quietPaths.contains(request.path)
+        return try next(request, context).map { response in
+            Self.log(logger, quiet: quiet, request, context, response)
+            return response
+        }
+    }
+
+    private static func log(_ logger: Logger, quiet: Bool, _ request: Request, _ context: RequestContext, _ response: Response) {
+        let level: LogLevel = quiet ? .debug : (response.status >= 500 ? .error : .info)
         if logger.isEnabled(level) {
             let ms = Double(MonotonicClock.nanoseconds() &- context.receivedAt) / 1e6
             logger.with(requestId: context.requestId).log(level, "request", [
@@ -25,6 +33,5 @@ public struct AccessLogMiddleware: Middleware {
                 "remote": .string(request.remoteAddress ?? "-"),
             ])
         }
-        return response
     }
 }

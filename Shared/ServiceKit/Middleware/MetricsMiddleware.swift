@@ -13,11 +13,15 @@ public struct MetricsMiddleware: Middleware {
     }
 
     public func handle(_ request: Request, context: RequestContext, next: Handler) throws -> Response {
-        let response = try next(request, context)
+        let requests = self.requests, duration = self.duration
         let route = context.routePattern ?? "unmatched"
-        let seconds = Double(MonotonicClock.nanoseconds() &- context.receivedAt) / 1e9
-        try? requests.labels(request.method.rawValue, route, String(response.status)).increment()
-        try? duration.labels(request.method.rawValue, route).observe(seconds)
-        return response
+        let method = request.method.rawValue
+        let receivedAt = context.receivedAt
+        return try next(request, context).map { response in
+            let seconds = Double(MonotonicClock.nanoseconds() &- receivedAt) / 1e9
+            try? requests.labels(method, route, String(response.status)).increment()
+            try? duration.labels(method, route).observe(seconds)
+            return response
+        }
     }
 }

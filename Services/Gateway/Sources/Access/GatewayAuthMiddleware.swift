@@ -24,8 +24,11 @@ struct GatewayAuthMiddleware: Middleware {
             record(request, ctx, caller, answer.status)
             return answer
         }
-        record(request, ctx, caller, response.status)
-        return response
+        let recordedContext = ctx, recordedCaller = caller
+        return response.map { [self] final in
+            record(request, recordedContext, recordedCaller, final.status)
+            return final
+        }
     }
 
     private func admit(_ request: Request, _ ctx: inout RequestContext, _ caller: inout AuthenticatedCaller?,

@@ -5,7 +5,8 @@ import ServiceKit
 
 /// Forwards a public request to the service that owns it, as that caller.
 ///
-/// Most requests are buffered both ways (fast, one thread). Uploads on streaming routes (imports) are
+/// Reads are sent without blocking (the HTTP client's multi-transfer thread answers them as pending
+/// responses); writes are buffered both ways on the worker. Uploads on streaming routes (imports) are
 /// sent while they arrive; exports (`format=csv`, `text/csv`, `…/export`, `…/members`) are passed back
 /// while the upstream produces them, through a bounded hand-over with back-pressure. An upstream that
 /// is down answers 502, one that is too slow 504, both as JSON within the configured timeouts.
@@ -44,6 +45,20 @@ final class Proxy: Sendable {
         if Self.wantsStreamedResponse(request) {
             outgoing.body = request.body.bytes.isEmpty ? nil : request.body.bytes
             return try streamBack(outgoing, call: call, service: service)
+        }
+        if request.method == .GET || request.method == .HEAD {
+            // Reads: answered later from the client's I/O thread; no worker waits for the upstream.
+            // (Writes stay synchronous: their audit record must be written by a thread that may block.)
+            let pending = PendingResponse()
+            client.send(outgoing, context: call) { result in
+                switch result {
+                case .success(let r):
+                    pending.complete(Response(status: r.status, headers: ProxyHeaders.clientResponse(r.headers), body: .bytes(r.body)))
+                case .failure(let error):
+                    pending.complete(.error(Self.gatewayError(error, service: service)))
+                }
+            }
+            return .pending(pending)
         }
         outgoing.body = request.body.bytes.isEmpty && !Self.hasBody(request.method) ? nil : request.body.bytes
         do {

@@ -1,0 +1,109 @@
+import CCurl
+import Foundation
+
+/// Runs many transfers at once on one thread of its own with libcurl's multi interface, so that no
+/// thread sits blocked per request (the gateway's proxy path).
+///
+/// Thread-safety: `submissions` and `stopping` are guarded by `lock`; `active` and the multi handle
+/// are used only on the driver thread. Completions run on the driver thread and must not block.
+final class CurlMultiDriver: @unchecked Sendable {
+    typealias Completion = @Sendable (AttemptOutcome) -> Void
+
+    private struct Submission {
+        let request: PreparedRequest
+        let completion: Completion
+    }
+
+    private final class Active {
+        let handle: CurlEasyHandle
+        let setup: TransferSetup
+        let completion: Completion
+        init(handle: CurlEasyHandle, setup: TransferSetup, completion: @escaping Completion) {
+            self.handle = handle
+            self.setup = setup
+            self.completion = completion
+        }
+    }
+
+    private let multi: UnsafeMutableRawPointer
+    private let pool: CurlHandlePool
+    private let configuration: HTTPClient.Configuration
+    private let lock = NSLock()
+    private var submissions: [Submission] = []
+    private var stopping = false
+    private var active: [UnsafeMutableRawPointer: Active] = [:]
+
+    init?(pool: CurlHandlePool, configuration: HTTPClient.Configuration) {
+        guard CurlGlobal.initResult == CURLE_OK, let multi = curl_multi_init() else { return nil }
+        self.multi = multi
+        self.pool = pool
+        self.configuration = configuration
+        let thread = Thread { [self] in run() }
+        thread.name = "http-client-multi"
+        thread.start()
+    }
+
+    /// Queues a transfer; `completion` is called exactly once, on the driver thread.
+    func submit(_ request: PreparedRequest, completion: @escaping Completion) {
+        lock.lock()
+        let refused = stopping
+        if !refused { submissions.append(Submission(request: request, completion: completion)) }
+        lock.unlock()
+        if refused {
+            completion(.failure(.transport(code: -3, message: "the client is shutting down"), newConnections: 0))
+            return
+        }
+        curl_multi_wakeup(multi)
+    }
+
+    private func run() {
+        var running: Int32 = 0
+        while true {
+            lock.lock()
+            let batch = submissions
+            submissions.removeAll(keepingCapacity: true)
+            let stop = stopping
+            lock.unlock()
+            if stop && batch.isEmpty && active.isEmpty { break }
+            for submission in batch { begin(submission) }
+
+            curl_multi_perform(multi, &running)
+            var left: Int32 = 0
+            while let message = curl_multi_info_read(multi, &left) {
+                guard message.pointee.msg == CURLMSG_DONE, let easy = message.pointee.easy_handle else { continue }
+                let code = message.pointee.data.result
+                curl_multi_remove_handle(multi, easy)
+                guard let transfer = active.removeValue(forKey: easy) else { continue }
+                finish(transfer, code)
+            }
+            var ready: Int32 = 0
+            curl_multi_poll(multi, nil, 0, 1000, &ready)
+        }
+        curl_multi_cleanup(multi)
+    }
+
+    private func begin(_ submission: Submission) {
+        let handle: CurlEasyHandle
+        do {
+            // Never wait here: the driver serves every other transfer too.
+            handle = try pool.checkout(deadline: Date())
+        } catch {
+            submission.completion(.failure(error, newConnections: 0))
+            return
+        }
+        let setup = configureTransfer(submission.request, on: handle, configuration: configuration)
+        let transfer = Active(handle: handle, setup: setup, completion: submission.completion)
+        guard setup.error == CURLE_OK, curl_multi_add_handle(multi, handle.easy) == CURLM_OK else {
+            finish(transfer, setup.error == CURLE_OK ? CURLE_FAILED_INIT : setup.error)
+            return
+        }
+        active[handle.easy] = transfer
+    }
+
+    private func finish(_ transfer: Active, _ code: CURLcode) {
+        let outcome = collectOutcome(code, setup: transfer.setup, handle: transfer.handle)
+        transfer.setup.release()
+        pool.checkin(transfer.handle)
+        transfer.completion(outcome)
+    }
+}
