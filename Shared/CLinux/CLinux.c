@@ -88,3 +88,7 @@ ssize_t lattice_send(int fd, const void *buf, size_t len) { return send(fd, buf,
 
 void lattice_ignore_sigpipe(void) { signal(SIGPIPE, SIG_IGN); }
 
+
+static __thread int lattice_event_loop_flag = 0;
+void lattice_set_on_event_loop(int on) { lattice_event_loop_flag = on; }
+int lattice_on_event_loop(void) { return lattice_event_loop_flag; }

@@ -149,6 +149,61 @@ final class HTTPClientTests: XCTestCase {
         }
     }
 
+    // MARK: Non-blocking sends (multi interface)
+
+    func testNonBlockingSendsCompleteConcurrentlyOnOneThread() throws {
+        let c = client { $0.retry = .none }
+        let results = AsyncResults()
+        let count = 300
+        let done = DispatchSemaphore(value: 0)
+        for i in 0..<count {
+            c.send(HTTPClientRequest(method: "GET", url: upstream.base + "/items/a\(i)")) { result in
+                results.add(i, result)
+                if results.count == count { done.signal() }
+            }
+        }
+        XCTAssertEqual(done.wait(timeout: .now() + 20), .success)
+        for i in 0..<count {
+            guard case .success(let response)? = results[i] else { return XCTFail("request \(i): \(String(describing: results[i]))") }
+            XCTAssertEqual(try response.decode(Item.self).id, "a\(i)")
+        }
+        XCTAssertLessThanOrEqual(c.statistics.connectionsOpened, 64, "connections are reused across transfers")
+    }
+
+    func testNonBlockingSendReportsTypedFailures() throws {
+        let c = client {
+            $0.retry = .none
+            $0.timeoutMs = 300
+        }
+        let closed = try Upstream()
+        let closedURL = closed.base
+        closed.stop()
+        let results = AsyncResults()
+        let done = DispatchSemaphore(value: 0)
+        for (i, url) in [closedURL + "/items/x", upstream.base + "/slow", "ftp://nope"].enumerated() {
+            c.send(HTTPClientRequest(method: "GET", url: url)) { result in
+                results.add(i, result)
+                if results.count == 3 { done.signal() }
+            }
+        }
+        XCTAssertEqual(done.wait(timeout: .now() + 10), .success)
+        guard case .failure(let refused)? = results[0], case .failure(let late)? = results[1], case .failure(let bad)? = results[2] else {
+            return XCTFail("expected three failures")
+        }
+        XCTAssertEqual(refused, .connectionRefused)
+        XCTAssertEqual(late, .timeout)
+        XCTAssertEqual(bad, .invalidURL)
+    }
+
+    final class AsyncResults: @unchecked Sendable {
+        // Thread-safety: guarded by `lock`.
+        private let lock = NSLock()
+        private var values: [Int: Result<HTTPClientResponse, HTTPClientError>] = [:]
+        func add(_ i: Int, _ r: Result<HTTPClientResponse, HTTPClientError>) { lock.lock(); values[i] = r; lock.unlock() }
+        var count: Int { lock.lock(); defer { lock.unlock() }; return values.count }
+        subscript(i: Int) -> Result<HTTPClientResponse, HTTPClientError>? { lock.lock(); defer { lock.unlock() }; return values[i] }
+    }
+
     // MARK: JSON round trips
 
     func testGetDecodesJSONWithRFC3339Dates() throws {

@@ -60,6 +60,13 @@ final class HTTPServerTests: XCTestCase {
             return .text("\(total) \(sum)")
         }
         router.get("/throws") { _, _ in throw NSError(domain: "test", code: 7) }
+        router.get("/maybe-blocking", options: .inline) { _, _ in
+            if ExecutionThread.isEventLoop {
+                events.record("tried-inline")
+                throw HTTPServerError.needsBlockingThread
+            }
+            return .text("ran on a worker")
+        }
         server = HTTPServer(configuration: config, router: router, log: { _ in })
         try server.start()
     }
@@ -194,6 +201,15 @@ final class HTTPServerTests: XCTestCase {
         XCTAssertEqual(r.status, 500)
         XCTAssertTrue(r.text.contains("\"internal\""))
         XCTAssertEqual(try c.roundTrip("GET /hello HTTP/1.1\r\nHost: t\r\n\r\n").status, 200)
+    }
+
+    func testInlineHandlerThatMustBlockMovesToAWorker() throws {
+        try start()
+        let r = try connect().roundTrip("GET /maybe-blocking HTTP/1.1\r\nHost: t\r\n\r\n")
+        XCTAssertEqual(r.status, 200)
+        XCTAssertEqual(r.text, "ran on a worker")
+        XCTAssertNotNil(r.header("x-request-id"), "the whole chain ran again on the worker")
+        XCTAssertEqual(events.all, ["tried-inline"])
     }
 
     // MARK: Deadlines

@@ -24,6 +24,9 @@ int lattice_listen(const char *host, int port, int backlog, int reuseport, int *
 /// send(2) that never raises SIGPIPE.
 ssize_t lattice_send(int fd, const void *buf, size_t len);
 void lattice_ignore_sigpipe(void);
+/// Marks the calling thread as an event-loop thread (a thread-local flag), and reads the mark.
+void lattice_set_on_event_loop(int on);
+int lattice_on_event_loop(void);
 
 static inline uint32_t LATTICE_EPOLLIN(void) { return EPOLLIN; }
 static inline uint32_t LATTICE_EPOLLOUT(void) { return EPOLLOUT; }

@@ -12,6 +12,8 @@ final class CurlMultiDriver: @unchecked Sendable {
     private struct Submission {
         let request: PreparedRequest
         let completion: Completion
+        /// When a submission still waiting for a free handle gives up.
+        let deadline: Date
     }
 
     private final class Active {
@@ -32,6 +34,8 @@ final class CurlMultiDriver: @unchecked Sendable {
     private var submissions: [Submission] = []
     private var stopping = false
     private var active: [UnsafeMutableRawPointer: Active] = [:]
+    /// Submissions waiting for a handle (all `maxConcurrentRequests` are busy), oldest first.
+    private var waiting: [Submission] = []
 
     init?(pool: CurlHandlePool, configuration: HTTPClient.Configuration) {
         guard CurlGlobal.initResult == CURLE_OK, let multi = curl_multi_init() else { return nil }
@@ -47,7 +51,10 @@ final class CurlMultiDriver: @unchecked Sendable {
     func submit(_ request: PreparedRequest, completion: @escaping Completion) {
         lock.lock()
         let refused = stopping
-        if !refused { submissions.append(Submission(request: request, completion: completion)) }
+        if !refused {
+            submissions.append(Submission(request: request, completion: completion,
+                                          deadline: Date(timeIntervalSinceNow: Double(request.timeoutMs) / 1_000)))
+        }
         lock.unlock()
         if refused {
             completion(.failure(.transport(code: -3, message: "the client is shutting down"), newConnections: 0))
@@ -64,8 +71,9 @@ final class CurlMultiDriver: @unchecked Sendable {
             submissions.removeAll(keepingCapacity: true)
             let stop = stopping
             lock.unlock()
-            if stop && batch.isEmpty && active.isEmpty { break }
-            for submission in batch { begin(submission) }
+            if stop && batch.isEmpty && active.isEmpty && waiting.isEmpty { break }
+            waiting.append(contentsOf: batch)
+            startWaiting()
 
             curl_multi_perform(multi, &running)
             var left: Int32 = 0
@@ -76,28 +84,56 @@ final class CurlMultiDriver: @unchecked Sendable {
                 guard let transfer = active.removeValue(forKey: easy) else { continue }
                 finish(transfer, code)
             }
+            startWaiting()
             var ready: Int32 = 0
-            curl_multi_poll(multi, nil, 0, 1000, &ready)
+            // Wake at least every 100 ms while submissions wait, to expire them on time.
+            curl_multi_poll(multi, nil, 0, waiting.isEmpty ? 1000 : 100, &ready)
         }
         curl_multi_cleanup(multi)
     }
 
-    private func begin(_ submission: Submission) {
+    /// Starts waiting submissions while handles are free; expires those past their deadline.
+    private func startWaiting() {
+        guard !waiting.isEmpty else { return }
+        var index = 0
+        let now = Date()
+        while index < waiting.count {
+            let submission = waiting[index]
+            if submission.deadline < now {
+                waiting.remove(at: index)
+                submission.completion(.failure(.timeout, newConnections: 0))
+                continue
+            }
+            switch begin(submission) {
+            case .started, .failed:
+                waiting.remove(at: index)
+            case .noHandle:
+                return   // every handle is busy; try again when a transfer finishes
+            }
+        }
+    }
+
+    private enum BeginOutcome { case started, failed, noHandle }
+
+    private func begin(_ submission: Submission) -> BeginOutcome {
         let handle: CurlEasyHandle
         do {
             // Never wait here: the driver serves every other transfer too.
             handle = try pool.checkout(deadline: Date())
+        } catch .timeout {
+            return .noHandle
         } catch {
             submission.completion(.failure(error, newConnections: 0))
-            return
+            return .failed
         }
         let setup = configureTransfer(submission.request, on: handle, configuration: configuration)
         let transfer = Active(handle: handle, setup: setup, completion: submission.completion)
         guard setup.error == CURLE_OK, curl_multi_add_handle(multi, handle.easy) == CURLM_OK else {
             finish(transfer, setup.error == CURLE_OK ? CURLE_FAILED_INIT : setup.error)
-            return
+            return .failed
         }
         active[handle.easy] = transfer
+        return .started
     }
 
     private func finish(_ transfer: Active, _ code: CURLcode) {

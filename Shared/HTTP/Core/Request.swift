@@ -1,3 +1,4 @@
+import CLinux
 /// A parsed HTTP request. A value: it moves from the event loop to a worker thread without sharing.
 public struct Request: Sendable {
     public var method: HTTPMethod
@@ -66,4 +67,14 @@ public enum HTTPServerError: Error, Sendable, Equatable {
     case connectionClosed
     case bodyTooLarge
     case timeout
+    /// Thrown by code on an `.inline` route that finds it would have to block (a cache miss that needs
+    /// the database, say): the server runs the whole request again on a worker thread. Throw it before
+    /// any side effect, and let it pass through (middleware that catches errors rethrows it).
+    case needsBlockingThread
+}
+
+/// Where the current code runs.
+public enum ExecutionThread {
+    /// True on an HTTP event-loop thread, where nothing may block.
+    public static var isEventLoop: Bool { lattice_on_event_loop() != 0 }
 }

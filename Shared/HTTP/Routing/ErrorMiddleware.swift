@@ -12,6 +12,8 @@ public struct ErrorMiddleware: Middleware {
     public func handle(_ request: Request, context: RequestContext, next: Handler) throws -> Response {
         do {
             return try next(request, context)
+        } catch HTTPServerError.needsBlockingThread {
+            throw HTTPServerError.needsBlockingThread
         } catch {
             let apiError = ErrorMapping.apiError(for: error)
             if apiError.status >= 500 && !(error is APIError) { report(error, request, context) }

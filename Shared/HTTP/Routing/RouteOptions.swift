@@ -2,7 +2,9 @@
 public struct RouteOptions: Sendable {
     public enum Execution: Sendable {
         /// On the event-loop thread, with no thread hop. Only for handlers that never block (no
-        /// database, no outbound HTTP, no file I/O) and finish in microseconds.
+        /// database, no outbound HTTP, no file I/O) and finish in microseconds — or that throw
+        /// `HTTPServerError.needsBlockingThread` before any side effect when they find they must
+        /// block, so the server reruns them on a worker.
         case inline
         /// On the bounded worker pool. The default: anything that may block.
         case blocking

@@ -304,8 +304,12 @@ final class Connection: @unchecked Sendable {
         let context = RequestContext(parameters: route.parameters, routePattern: route.pattern, receivedAt: loop.now)
         let handler = route.handler
         if route.options.execution == .inline && !bodyStillArriving {
-            complete(Self.run(handler, request, context))
-            return
+            do {
+                complete(try Self.runInline(handler, request, context))
+                return
+            } catch {
+                // The handler must block after all: run it again on a worker (below).
+            }
         }
         let accepted = core.workers.submit { [self] in
             let response = Self.run(handler, request, context)
@@ -326,6 +330,17 @@ final class Connection: @unchecked Sendable {
     private static func run(_ handler: Handler, _ request: Request, _ context: RequestContext) -> Response {
         do {
             return try handler(request, context)
+        } catch {
+            return .error(ErrorMapping.apiError(for: error))
+        }
+    }
+
+    /// Runs an inline handler on the loop; throws only `needsBlockingThread`.
+    private static func runInline(_ handler: Handler, _ request: Request, _ context: RequestContext) throws(HTTPServerError) -> Response {
+        do {
+            return try handler(request, context)
+        } catch HTTPServerError.needsBlockingThread {
+            throw .needsBlockingThread
         } catch {
             return .error(ErrorMapping.apiError(for: error))
         }

@@ -86,6 +86,7 @@ final class EventLoop: @unchecked Sendable {
     // MARK: The loop
 
     private func run() {
+        lattice_set_on_event_loop(1)
         var events = [UInt32](repeating: 0, count: 256)
         var tags = [UInt64](repeating: 0, count: 256)
         while running {

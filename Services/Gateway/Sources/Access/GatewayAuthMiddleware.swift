@@ -19,6 +19,8 @@ struct GatewayAuthMiddleware: Middleware {
         let response: Response
         do {
             response = try admit(request, &ctx, &caller, next: next)
+        } catch HTTPServerError.needsBlockingThread {
+            throw HTTPServerError.needsBlockingThread
         } catch {
             let answer = Response.error(ErrorMapping.apiError(for: error))
             record(request, ctx, caller, answer.status)
@@ -33,16 +35,23 @@ struct GatewayAuthMiddleware: Middleware {
 
     private func admit(_ request: Request, _ ctx: inout RequestContext, _ caller: inout AuthenticatedCaller?,
                        next: Handler) throws -> Response {
+        let requirement = AccessPolicy.requirement(method: request.method, path: request.path)
+        // On an event loop, a token that memory can't vouch for needs the database: move to a worker
+        // before anything is counted or recorded.
+        var known: AuthenticatedCaller?
+        if requirement != .anonymous, let token = Self.bearerToken(request.headers) {
+            known = authenticator.cachedCaller(bearerToken: token)
+            if known == nil && ExecutionThread.isEventLoop { throw HTTPServerError.needsBlockingThread }
+        }
         if case .limited(let retry) = ipLimiter.acquire(request.remoteAddress ?? "unknown") {
             throw APIError.tooManyRequests(retryAfter: retry)
         }
-        let requirement = AccessPolicy.requirement(method: request.method, path: request.path)
         if requirement == .anonymous { return try next(request, ctx) }
 
         guard let token = Self.bearerToken(request.headers) else {
             throw APIError.unauthorized("sign in first: send Authorization: Bearer <token>")
         }
-        guard let found = try authenticator.authenticate(bearerToken: token) else {
+        guard let found = try known ?? authenticator.authenticate(bearerToken: token) else {
             throw APIError(status: 401, code: "invalid_token", message: "the token is unknown, expired or revoked")
         }
         caller = found

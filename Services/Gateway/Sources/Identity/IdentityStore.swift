@@ -51,6 +51,12 @@ public final class IdentityStore: CallerAuthenticator, @unchecked Sendable {
 
     // MARK: Authentication
 
+    public func cachedCaller(bearerToken token: String) -> AuthenticatedCaller? {
+        guard token.utf8.count == 47,
+              token.hasPrefix(IdentitySecrets.sessionPrefix) || token.hasPrefix(IdentitySecrets.apiKeyPrefix) else { return nil }
+        return cache.lookup(IdentitySecrets.tokenHash(token))
+    }
+
     public func authenticate(bearerToken token: String) throws -> AuthenticatedCaller? {
         // 4-character prefix + 43 base64url characters; anything else was never issued.
         guard token.utf8.count == 47 else { return nil }

@@ -43,6 +43,7 @@ final class Proxy: Sendable {
             return try collect(outgoing, body: body, length: length, call: call, service: service)
         }
         if Self.wantsStreamedResponse(request) {
+            if ExecutionThread.isEventLoop { throw HTTPServerError.needsBlockingThread }
             outgoing.body = request.body.bytes.isEmpty ? nil : request.body.bytes
             return try streamBack(outgoing, call: call, service: service)
         }

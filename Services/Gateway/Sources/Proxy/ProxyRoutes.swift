@@ -17,7 +17,12 @@ enum ProxyRoutes {
         for (resource, service) in UpstreamTable.resources.sorted(by: { $0.key < $1.key }) {
             let handler: Handler = { request, context in try proxy.forward(request, context, to: service) }
             for pattern in ["/api/v1/\(resource)", "/api/v1/\(resource)/{rest...}", "/api/v1/\(resource):{action}"] {
-                for method in methods { router.on(method, pattern, handler: handler) }
+                // Reads start on the event loop and hand the upstream call to the client's I/O thread;
+                // anything that must block (a token not in memory, an export) moves to a worker.
+                // Writes go to a worker at once: their audit record is written synchronously.
+                for method in methods {
+                    router.on(method, pattern, options: method == .GET ? .inline : .default, handler: handler)
+                }
             }
             router.post("/api/v1/\(resource):import",
                         options: RouteOptions(maxBodyBytes: maxImportBytes, streamsBody: true), handler: handler)
