@@ -33,6 +33,9 @@ final class CurlMultiDriver: @unchecked Sendable {
     private let lock = NSLock()
     private var submissions: [Submission] = []
     private var stopping = false
+    /// The driver sleeps in `curl_multi_poll`; a submitter must wake it (once).
+    private var sleeping = false
+    private var wakePending = false
     private var active: [UnsafeMutableRawPointer: Active] = [:]
     /// Submissions waiting for a handle (all `maxConcurrentRequests` are busy), oldest first.
     private var waiting: [Submission] = []
@@ -51,16 +54,20 @@ final class CurlMultiDriver: @unchecked Sendable {
     func submit(_ request: PreparedRequest, completion: @escaping Completion) {
         lock.lock()
         let refused = stopping
+        var wake = false
         if !refused {
             submissions.append(Submission(request: request, completion: completion,
                                           deadline: Date(timeIntervalSinceNow: Double(request.timeoutMs) / 1_000)))
+            // A wake-up is a syscall and a context switch: only when the driver sleeps, and only once.
+            wake = sleeping && !wakePending
+            if wake { wakePending = true }
         }
         lock.unlock()
         if refused {
             completion(.failure(.transport(code: -3, message: "the client is shutting down"), newConnections: 0))
             return
         }
-        curl_multi_wakeup(multi)
+        if wake { curl_multi_wakeup(multi) }
     }
 
     private func run() {
@@ -85,9 +92,21 @@ final class CurlMultiDriver: @unchecked Sendable {
                 finish(transfer, code)
             }
             startWaiting()
+            // Sleep only when nothing was submitted meanwhile; wake at least every 100 ms while
+            // submissions wait for a handle, to expire them on time.
+            lock.lock()
+            let idle = submissions.isEmpty
+            if idle {
+                sleeping = true
+                wakePending = false
+            }
+            lock.unlock()
+            guard idle else { continue }
             var ready: Int32 = 0
-            // Wake at least every 100 ms while submissions wait, to expire them on time.
             curl_multi_poll(multi, nil, 0, waiting.isEmpty ? 1000 : 100, &ready)
+            lock.lock()
+            sleeping = false
+            lock.unlock()
         }
         curl_multi_cleanup(multi)
     }

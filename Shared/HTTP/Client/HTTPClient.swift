@@ -226,11 +226,10 @@ public final class HTTPClient: @unchecked Sendable {
             guard Self.isFieldValue(field.value) else {
                 throw .invalidRequest("header \(field.name) has a control character in its value")
             }
-            let lower = field.name.lowercased()
-            guard !Self.forbiddenHeaders.contains(lower) else {
+            guard !Self.forbiddenHeaders.contains(where: { HTTPHeaders.equalNames($0, field.name) }) else {
                 throw .invalidRequest("header \(field.name) is set by the client")
             }
-            if lower == "expect" { hasExpect = true }
+            if HTTPHeaders.equalNames(field.name, "expect") { hasExpect = true }
             // curl drops a header given as "Name:" with nothing after it; "Name;" is its way to send
             // a field with an empty value.
             lines.append(field.value.isEmpty ? "\(field.name);" : "\(field.name): \(field.value)")
@@ -273,7 +272,7 @@ public final class HTTPClient: @unchecked Sendable {
     /// An absolute http(s) URL of printable ASCII with a host; anything else never reaches libcurl.
     private static func isAcceptableURL(_ url: String) -> Bool {
         guard url.utf8.count <= 8_192, url.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else { return false }
-        let lower = url.lowercased()
+        let lower = url.asciiLowercased
         let rest: Substring
         if lower.hasPrefix("http://") { rest = lower.dropFirst(7) }
         else if lower.hasPrefix("https://") { rest = lower.dropFirst(8) }

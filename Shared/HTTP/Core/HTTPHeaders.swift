@@ -49,6 +49,15 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral {
         return true
     }
 
+    /// ASCII case-insensitive prefix test without allocating (`X-Lattice-User` has prefix `x-lattice-`).
+    public static func name(_ name: String, hasPrefix prefix: String) -> Bool {
+        var i = name.utf8.makeIterator()
+        for p in prefix.utf8 {
+            guard let c = i.next(), lowercase(c) == lowercase(p) else { return false }
+        }
+        return true
+    }
+
     @inlinable @inline(__always)
     static func lowercase(_ c: UInt8) -> UInt8 { c >= 65 && c <= 90 ? c | 0x20 : c }
 }

@@ -35,7 +35,7 @@ public struct InternalAuthMiddleware: Middleware {
             throw APIError.unauthorized("incomplete caller identity")
         }
         func list(_ name: String) -> [String] {
-            (headers.first(name) ?? "").split(separator: ",").map { String($0.trimmingCharacters(in: .whitespaces)) }.filter { !$0.isEmpty }
+            (headers.first(name) ?? "").split(separator: ",").map { String($0.trimmingSpaces) }.filter { !$0.isEmpty }
         }
         return CallerIdentity(userId: user, orgId: orgId, orgPath: orgPath, roles: list(InternalHeader.roles),
                               rights: list(InternalHeader.rights))

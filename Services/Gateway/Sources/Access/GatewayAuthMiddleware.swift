@@ -86,8 +86,8 @@ struct GatewayAuthMiddleware: Middleware {
     static func bearerToken(_ headers: HTTPHeaders) -> String? {
         guard let value = headers.first("authorization") else { return nil }
         let parts = value.split(separator: " ", maxSplits: 1)
-        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
-        let token = parts[1].trimmingCharacters(in: .whitespaces)
+        guard parts.count == 2, HTTPHeaders.equalNames(parts[0], "bearer") else { return nil }
+        let token = String(parts[1].trimmingSpaces)
         return token.isEmpty || token.utf8.count > 512 ? nil : token
     }
 }

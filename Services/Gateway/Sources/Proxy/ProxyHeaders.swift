@@ -9,13 +9,15 @@ enum ProxyHeaders {
         "transfer-encoding", "upgrade", "host", "content-length", "expect",
     ]
 
+    /// Never forwarded upstream besides the hop-by-hop fields: the client's credentials, and what the
+    /// gateway sets itself.
+    static let clientOnly: [String] = ["authorization", "cookie", InternalHeader.requestId, "x-forwarded-for"]
+
     /// Headers forwarded to the upstream.
     static func upstreamRequest(_ headers: HTTPHeaders, remoteAddress: String?) -> HTTPHeaders {
         var out = HTTPHeaders()
         for field in headers {
-            let name = field.name.lowercased()
-            if hopByHop.contains(name) || name == "authorization" || name == "cookie" || name.hasPrefix("x-lattice-")
-                || name == InternalHeader.requestId || name == "x-forwarded-for" {
+            if isHopByHop(field.name) || isInternal(field.name) || clientOnly.contains(where: { HTTPHeaders.equalNames($0, field.name) }) {
                 continue
             }
             out.add(field.name, field.value)
@@ -28,10 +30,15 @@ enum ProxyHeaders {
     static func clientResponse(_ headers: HTTPHeaders) -> HTTPHeaders {
         var out = HTTPHeaders()
         for field in headers {
-            let name = field.name.lowercased()
-            if hopByHop.contains(name) || name == "date" || name == InternalHeader.requestId || name.hasPrefix("x-lattice-") { continue }
+            if isHopByHop(field.name) || isInternal(field.name) || HTTPHeaders.equalNames(field.name, "date")
+                || HTTPHeaders.equalNames(field.name, InternalHeader.requestId) { continue }
             out.add(field.name, field.value)
         }
         return out
     }
+
+    // Allocation-free checks: these run for every header of every proxied request.
+    static func isHopByHop(_ name: String) -> Bool { hopByHop.contains { HTTPHeaders.equalNames($0, name) } }
+
+    static func isInternal(_ name: String) -> Bool { HTTPHeaders.name(name, hasPrefix: "x-lattice-") }
 }
