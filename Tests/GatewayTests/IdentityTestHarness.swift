@@ -54,7 +54,10 @@ final class IdentityHarness: @unchecked Sendable {
         return settings
     }
 
-    init(bootstrap: Bool = true, adjust: (inout GatewaySettings) -> Void = { _ in }) throws {
+    init(bootstrap: Bool = true,
+         ipLimiter: RateLimiter = RateLimiter(ratePerSecond: 1e6, burst: 1_000_000),
+         tokenLimiter: RateLimiter = RateLimiter(ratePerSecond: 1e6, burst: 1_000_000),
+         adjust: (inout GatewaySettings) -> Void = { _ in }) throws {
         let url = try TestEnvironment.databaseURL()
         schema = TestEnvironment.uniqueSchema("identity")
         var configuration = try PostgresConfiguration(url: url)
@@ -72,8 +75,7 @@ final class IdentityHarness: @unchecked Sendable {
         router.add(middleware: RequestIdMiddleware())
         router.add(middleware: ErrorMiddleware())
         router.add(middleware: GatewayAuthMiddleware(authenticator: store, audit: audit,
-                                                     ipLimiter: RateLimiter(ratePerSecond: 1e6, burst: 1_000_000),
-                                                     tokenLimiter: RateLimiter(ratePerSecond: 1e6, burst: 1_000_000)))
+                                                     ipLimiter: ipLimiter, tokenLimiter: tokenLimiter))
         IdentityRoutes.register(on: router, store: store, audit: audit)
         client = TestClient(router: router)
         guard bootstrap else { return }

@@ -37,7 +37,7 @@ DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/lattice_bench" \
 LATTICE_INTERNAL_SECRET="bench-internal-secret-0123456789" LATTICE_PORT="$GW_PORT" \
 LATTICE_ADMIN_PASSWORD="$PASSWORD" LATTICE_UPSTREAM_SEGMENT="http://127.0.0.1:$UP_PORT" \
 LATTICE_RATE_PER_TOKEN=1000000 LATTICE_RATE_BURST_PER_TOKEN=1000000 LATTICE_RATE_PER_IP=1000000 LATTICE_RATE_BURST_PER_IP=1000000 \
-LATTICE_LOG_LEVEL=warning LATTICE_HTTP_EVENT_LOOPS=1 \
+LATTICE_LOG_LEVEL=warning \
     "$BIN/lattice-gateway" > "$WORK/gateway.log" 2>&1 &
 PIDS+=($!)
 for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$GW_PORT/readyz" >/dev/null && break; sleep 0.1; done
@@ -47,7 +47,7 @@ TOKEN=$(curl -sf -X POST "http://127.0.0.1:$GW_PORT/api/v1/auth/login" -H 'conte
     || die "login failed"
 
 cat > "$WORK/nginx.conf" <<CONF
-worker_processes 1;
+worker_processes auto;
 pid $WORK/nginx.pid;
 error_log $WORK/error.log;
 daemon on;
