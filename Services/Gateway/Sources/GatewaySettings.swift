@@ -28,8 +28,6 @@ public struct GatewaySettings: Sendable {
     public var ipBurst: Int
     /// Login attempts per minute per client IP.
     public var loginAttemptsPerMinutePerIP: Int
-    /// Folder of the web console's static files, if served.
-    public var consoleDirectory: URL?
 
     /// The services the gateway routes to, with their local default ports.
     public static let defaultUpstreams: [(name: String, port: Int)] = [
@@ -57,6 +55,5 @@ public struct GatewaySettings: Sendable {
         ipRatePerSecond = Double(try config.int("LATTICE_RATE_PER_IP", in: 1...1_000_000, default: 500))
         ipBurst = try config.int("LATTICE_RATE_BURST_PER_IP", in: 1...1_000_000, default: 1000)
         loginAttemptsPerMinutePerIP = try config.int("LATTICE_LOGIN_ATTEMPTS_PER_MINUTE_PER_IP", in: 1...100_000, default: 30)
-        consoleDirectory = try config.optionalString("LATTICE_CONSOLE_DIR").map { URL(fileURLWithPath: $0) }
     }
 }

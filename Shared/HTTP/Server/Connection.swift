@@ -137,7 +137,12 @@ final class Connection: @unchecked Sendable {
         while !isClosed {
             switch state {
             case .idle, .readingHead:
-                if output.readableBytes > Self.outputHighWater { return }
+                if output.readableBytes > Self.outputHighWater {
+                    // No new request starts until the client reads; stop reading too, or a client that
+                    // pipelines without reading grows `input` without bound. `flush` resumes.
+                    if input.readableBytes > Self.pipelineBufferLimit { readPaused = true }
+                    return
+                }
                 if input.isEmpty {
                     if state != .idle { return }
                     if loop.draining && output.isEmpty { close() }
@@ -373,7 +378,9 @@ final class Connection: @unchecked Sendable {
             }
             responseFinished()
         case .stream(let produce):
-            if currentIsHead {
+            // HEAD, 204 and 304 carry no body: running the producer would put chunks on the wire that
+            // no framing header announced, and the client would read them as the next response.
+            if currentIsHead || ResponseEncoder.forbidsBody(response.status) {
                 ResponseEncoder.writeHead(response, into: output, bodyLength: 0, chunked: true,
                                           keepAlive: keepAlive, date: loop.dateHeader.current())
                 responseFinished()
@@ -498,7 +505,19 @@ final class Connection: @unchecked Sendable {
         writeBlocked = false
         if closeAfterFlush { close(); return }
         responseStream?.drained()
-        if state == .idle && output.isEmpty && !input.isEmpty && !processing { process() }
+        if state == .idle && output.isEmpty && !processing {
+            if readPaused && requestStream == nil {
+                // Paused by `process` while the output was above its high-water mark.
+                readPaused = false
+                process()
+                readAvailable()
+            } else if !input.isEmpty {
+                process()
+            } else if loop.draining {
+                // Shutting down and the last response is written: nothing is left for this connection.
+                close()
+            }
+        }
     }
 
     // MARK: Deadlines and closing

@@ -22,7 +22,9 @@ enum ResponseEncoder {
             case 17 where HTTPHeaders.equalNames(field.name, "transfer-encoding"): continue
             default: break
             }
-            guard isSafe(field.name), isSafe(field.value) else { continue }
+            // A name that is not a token (`Content-Length ` with a space, say) would slip past the
+            // framing filter above and be read as a framing header by lenient parsers.
+            guard isToken(field.name), isSafe(field.value) else { continue }
             out.append(field.name)
             out.append(": " as StaticString)
             out.append(field.value)
@@ -40,6 +42,24 @@ enum ResponseEncoder {
         out.append(date)
         if !keepAlive { out.append("connection: close\r\n" as StaticString) }
         out.append("\r\n" as StaticString)
+    }
+
+    /// RFC 9110 token characters only, and at least one.
+    static func isToken(_ s: String) -> Bool {
+        var any = false
+        for c in s.utf8 {
+            switch c {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                 UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."),
+                 UInt8(ascii: "!"), UInt8(ascii: "#"), UInt8(ascii: "$"), UInt8(ascii: "%"), UInt8(ascii: "&"),
+                 UInt8(ascii: "'"), UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: "^"), UInt8(ascii: "`"),
+                 UInt8(ascii: "|"), UInt8(ascii: "~"):
+                any = true
+            default:
+                return false
+            }
+        }
+        return any
     }
 
     /// No CR or LF: a header value from a handler must not split the response.
