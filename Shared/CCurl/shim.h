@@ -56,4 +56,33 @@ static inline CURLcode lattice_curl_allow_http_only(CURL *h) {
 static inline CURLSHcode lattice_curl_share_setopt_long(CURLSH *s, CURLSHoption o, long v) {
     return curl_share_setopt(s, o, v);
 }
+
+// The multi interface driven by our own event loop (curl_multi_socket_action).
+typedef int (*lattice_curl_socket_callback)(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp);
+typedef int (*lattice_curl_timer_callback)(CURLM *multi, long timeout_ms, void *userp);
+
+static inline CURLMcode lattice_curl_multi_setopt_socket_callback(CURLM *m, lattice_curl_socket_callback cb, void *userp) {
+    CURLMcode c = curl_multi_setopt(m, CURLMOPT_SOCKETFUNCTION, cb);
+    if (c != CURLM_OK) return c;
+    return curl_multi_setopt(m, CURLMOPT_SOCKETDATA, userp);
+}
+static inline CURLMcode lattice_curl_multi_setopt_timer_callback(CURLM *m, lattice_curl_timer_callback cb, void *userp) {
+    CURLMcode c = curl_multi_setopt(m, CURLMOPT_TIMERFUNCTION, cb);
+    if (c != CURLM_OK) return c;
+    return curl_multi_setopt(m, CURLMOPT_TIMERDATA, userp);
+}
+static inline CURLMcode lattice_curl_multi_setopt_long(CURLM *m, CURLMoption o, long v) {
+    return curl_multi_setopt(m, o, v);
+}
+static inline CURLMcode lattice_curl_multi_socket_action(CURLM *m, curl_socket_t s, int ev_bitmask, int *running) {
+    return curl_multi_socket_action(m, s, ev_bitmask, running);
+}
+static inline int LATTICE_CURL_POLL_IN(void) { return CURL_POLL_IN; }
+static inline int LATTICE_CURL_POLL_OUT(void) { return CURL_POLL_OUT; }
+static inline int LATTICE_CURL_POLL_INOUT(void) { return CURL_POLL_INOUT; }
+static inline int LATTICE_CURL_POLL_REMOVE(void) { return CURL_POLL_REMOVE; }
+static inline int LATTICE_CURL_CSELECT_IN(void) { return CURL_CSELECT_IN; }
+static inline int LATTICE_CURL_CSELECT_OUT(void) { return CURL_CSELECT_OUT; }
+static inline int LATTICE_CURL_CSELECT_ERR(void) { return CURL_CSELECT_ERR; }
+static inline curl_socket_t LATTICE_CURL_SOCKET_TIMEOUT(void) { return CURL_SOCKET_TIMEOUT; }
 #endif

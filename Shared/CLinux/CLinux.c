@@ -92,3 +92,7 @@ void lattice_ignore_sigpipe(void) { signal(SIGPIPE, SIG_IGN); }
 static __thread int lattice_event_loop_flag = 0;
 void lattice_set_on_event_loop(int on) { lattice_event_loop_flag = on; }
 int lattice_on_event_loop(void) { return lattice_event_loop_flag; }
+
+static __thread void *lattice_current_loop_ptr = 0;
+void lattice_set_current_loop(void *loop) { lattice_current_loop_ptr = loop; }
+void *lattice_current_loop(void) { return lattice_current_loop_ptr; }

@@ -160,6 +160,36 @@ final class HTTPReviewTests: XCTestCase {
         XCTAssertEqual(events.all, ["stream-complete"])
     }
 
+    // MARK: Accept under descriptor exhaustion
+
+    /// After `accept` failed with EMFILE the loop left the connection in the backlog, but the listener
+    /// is edge-triggered and nothing retried: that client waited until some other client connected.
+    func testConnectionLeftInTheBacklogByEMFILEIsAcceptedLater() throws {
+        try start()
+        var saved = rlimit()
+        getrlimit(Int32(RLIMIT_NOFILE.rawValue), &saved)
+        defer { setrlimit(Int32(RLIMIT_NOFILE.rawValue), &saved) }
+        // The lowest free descriptor goes to the client socket; then none is left for the server.
+        let lowest = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        XCTAssertGreaterThanOrEqual(lowest, 0)
+        Glibc.close(lowest)
+        var tight = saved
+        tight.rlim_cur = rlim_t(lowest + 1)
+        setrlimit(Int32(RLIMIT_NOFILE.rawValue), &tight)
+        let c: RawConnection
+        do {
+            c = try connect(timeout: 3)
+        } catch {
+            setrlimit(Int32(RLIMIT_NOFILE.rawValue), &saved)
+            throw error
+        }
+        Thread.sleep(forTimeInterval: 0.3)   // the loop tries to accept and fails with EMFILE
+        setrlimit(Int32(RLIMIT_NOFILE.rawValue), &saved)
+        // No other client connects: the server must come back for this one by itself.
+        let r = try c.roundTrip("GET /hello HTTP/1.1\r\nHost: t\r\n\r\n")
+        XCTAssertEqual(r.text, "hello")
+    }
+
     // MARK: Shutdown
 
     /// A response finished before shutdown but still being written left the connection open until the

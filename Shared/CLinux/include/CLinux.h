@@ -27,6 +27,9 @@ void lattice_ignore_sigpipe(void);
 /// Marks the calling thread as an event-loop thread (a thread-local flag), and reads the mark.
 void lattice_set_on_event_loop(int on);
 int lattice_on_event_loop(void);
+/// The event loop object that owns the calling thread (an opaque pointer), or NULL.
+void lattice_set_current_loop(void *loop);
+void *lattice_current_loop(void);
 
 static inline uint32_t LATTICE_EPOLLIN(void) { return EPOLLIN; }
 static inline uint32_t LATTICE_EPOLLOUT(void) { return EPOLLOUT; }

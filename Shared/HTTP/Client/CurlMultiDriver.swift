@@ -43,6 +43,9 @@ final class CurlMultiDriver: @unchecked Sendable {
     init?(pool: CurlHandlePool, configuration: HTTPClient.Configuration) {
         guard CurlGlobal.initResult == CURLE_OK, let multi = curl_multi_init() else { return nil }
         self.multi = multi
+        // Keep kept-alive upstream connections: libcurl's default cache is sized by the handles added at
+        // the moment, which for short transfers means closing and reopening connections all the time.
+        _ = lattice_curl_multi_setopt_long(multi, CURLMOPT_MAXCONNECTS, 1024)
         self.pool = pool
         self.configuration = configuration
         let thread = Thread { [self] in run() }

@@ -99,9 +99,10 @@ public final class HTTPClient: @unchecked Sendable {
         }
     }
 
-    /// Sends a request without blocking: the transfer runs on the client's own I/O thread together
-    /// with every other such transfer (libcurl's multi interface), and `completion` is called there
-    /// exactly once. Never retried. `completion` must be quick and must not block (hand the result to
+    /// Sends a request without blocking, and calls `completion` exactly once. Called on an HTTP server's
+    /// event loop, the transfer runs on that loop (its sockets join the loop's epoll set) and
+    /// `completion` runs there too; elsewhere it runs on the client's own I/O thread with every other
+    /// such transfer (libcurl's multi interface). Never retried. `completion` must be quick and must not block (hand the result to
     /// another thread, as the HTTP server's pending responses do).
     public func send(_ request: HTTPClientRequest, context: CallContext = .none,
                      completion: @escaping @Sendable (Result<HTTPClientResponse, HTTPClientError>) -> Void) {
@@ -112,15 +113,8 @@ public final class HTTPClient: @unchecked Sendable {
             completion(.failure(error))
             return
         }
-        driverLock.lock()
-        let driver = self.driver
-        driverLock.unlock()
-        guard let driver else {
-            completion(.failure(.transport(code: Int(CURLE_FAILED_INIT.rawValue), message: "curl_multi_init failed")))
-            return
-        }
         record { $0.requests += 1; $0.attempts += 1 }
-        driver.submit(prepared) { [weak self] outcome in
+        let finish: @Sendable (AttemptOutcome) -> Void = { [weak self] outcome in
             switch outcome {
             case .response(let response, _):
                 self?.record { $0.connectionsOpened += response.newConnections }
@@ -130,6 +124,19 @@ public final class HTTPClient: @unchecked Sendable {
                 completion(.failure(error))
             }
         }
+        // On an HTTP event loop the transfer runs on that loop itself: no thread hop either way.
+        if let onLoop = CurlLoopDriver.current {
+            onLoop.submit(prepared, pool: pool, configuration: configuration, completion: finish)
+            return
+        }
+        driverLock.lock()
+        let driver = self.driver
+        driverLock.unlock()
+        guard let driver else {
+            finish(.failure(.transport(code: Int(CURLE_FAILED_INIT.rawValue), message: "curl_multi_init failed"), newConnections: 0))
+            return
+        }
+        driver.submit(prepared, completion: finish)
     }
 
     /// Sends a request whose body (optional) is read from `body` while it is sent, and hands the

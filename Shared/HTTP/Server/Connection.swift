@@ -359,7 +359,11 @@ final class Connection: @unchecked Sendable {
         if case .pending(let pending) = response.body {
             // Produced elsewhere; the queued middleware changes run here on the loop when it arrives.
             pending.whenComplete { [self] raw in
-                loop.execute { self.complete(pending.finalize(raw)) }
+                if EventLoop.current === loop {
+                    complete(pending.finalize(raw))   // produced on this very loop: no hand-over
+                } else {
+                    loop.execute { self.complete(pending.finalize(raw)) }
+                }
             }
             return
         }
@@ -496,6 +500,8 @@ final class Connection: @unchecked Sendable {
                 continue
             } else if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
                 writeBlocked = true
+                // A streamed body's producer waits on `drained`; tell it the client still reads.
+                if lastWriteProgress == loop.now { responseStream?.progressed() }
                 return
             } else {
                 close()
@@ -523,9 +529,16 @@ final class Connection: @unchecked Sendable {
     // MARK: Deadlines and closing
 
     func checkDeadline(now: UInt64) {
-        if writeBlocked && output.readableBytes > 0 && now &- lastWriteProgress > core.writeTimeout {
-            close()
-            return
+        if writeBlocked && output.readableBytes > 0 {
+            // Edge-triggered EPOLLOUT fires only once much of the send buffer is free, which a client
+            // that reads slowly may take longer than the timeout to reach: top the socket up on every
+            // sweep, so only a client that reads nothing counts as stalled.
+            flush()
+            if isClosed { return }
+            if output.readableBytes > 0 && now &- lastWriteProgress > core.writeTimeout {
+                close()
+                return
+            }
         }
         switch state {
         case .idle:

@@ -23,6 +23,8 @@ final class EventLoop: @unchecked Sendable {
     private(set) var draining = false
     private var forceCloseAt: UInt64 = .max
     private var nextSweep: UInt64 = 0
+    /// `accept` ran out of descriptors: connections wait in the backlog for the next sweep.
+    private var acceptRetryPending = false
     private var thread: Thread?
     private let stopped = Mutex<Bool>(false)
     var now: UInt64 = MonotonicClock.nanoseconds()
@@ -33,6 +35,21 @@ final class EventLoop: @unchecked Sendable {
 
     private static let listenerTag: UInt64 = .max
     private static let wakeTag: UInt64 = .max - 1
+    /// Set in the epoll tag of descriptors watched for another component (the HTTP client's sockets).
+    private static let watchTagBit: UInt64 = 1 << 40
+
+    /// Other components' descriptors (level-triggered) and their single timer.
+    private var watchers: [Int32: any LoopWatcher] = [:]
+    private var auxiliaryDeadline: UInt64 = .max
+    private var auxiliaryTimer: (() -> Void)?
+    /// The HTTP client's transfers started on this loop, created on first use.
+    var clientDriver: CurlLoopDriver?
+
+    /// The loop that owns the calling thread, if it is an event-loop thread.
+    static var current: EventLoop? {
+        guard let pointer = lattice_current_loop() else { return nil }
+        return Unmanaged<EventLoop>.fromOpaque(pointer).takeUnretainedValue()
+    }
 
     init(index: Int, server: ServerCore) throws {
         self.index = index
@@ -87,11 +104,13 @@ final class EventLoop: @unchecked Sendable {
 
     private func run() {
         lattice_set_on_event_loop(1)
+        lattice_set_current_loop(Unmanaged.passUnretained(self).toOpaque())
         var events = [UInt32](repeating: 0, count: 256)
         var tags = [UInt64](repeating: 0, count: 256)
         while running {
             now = MonotonicClock.nanoseconds()
-            let timeoutMs: Int32 = nextSweep > now ? Int32(min(1000, (nextSweep - now) / 1_000_000 + 1)) : 0
+            let wakeAt = min(nextSweep, auxiliaryDeadline)
+            let timeoutMs: Int32 = wakeAt > now ? Int32(min(1000, (wakeAt - now) / 1_000_000 + 1)) : 0
             let n = events.withUnsafeMutableBufferPointer { ev in
                 tags.withUnsafeMutableBufferPointer { tg in
                     lattice_epoll_wait(epfd, ev.baseAddress, tg.baseAddress, 256, timeoutMs)
@@ -111,9 +130,16 @@ final class EventLoop: @unchecked Sendable {
                     var value: UInt64 = 0
                     _ = withUnsafeMutableBytes(of: &value) { read(wakeFd, $0.baseAddress, 8) }
                     runTasks()
+                } else if tag & Self.watchTagBit != 0 {
+                    let fd = Int32(truncatingIfNeeded: tag & 0xFFFF_FFFF)
+                    watchers[fd]?.loopEvent(fd: fd, events: events[i])
                 } else if let c = connection(fd: Int32(truncatingIfNeeded: tag)) {
                     c.handle(events: events[i])
                 }
+            }
+            if auxiliaryDeadline <= MonotonicClock.nanoseconds(), let fire = auxiliaryTimer {
+                auxiliaryDeadline = .max
+                fire()
             }
             // Tasks posted while we were busy (the eventfd edge may have been consumed already).
             runTasks()
@@ -149,8 +175,10 @@ final class EventLoop: @unchecked Sendable {
                 case EAGAIN, EWOULDBLOCK: return
                 case EINTR, ECONNABORTED, EPROTO: continue
                 case EMFILE, ENFILE, ENOBUFS, ENOMEM:
-                    // Out of descriptors: leave the rest in the backlog; the sweep retries.
+                    // Out of descriptors: leave the rest in the backlog; the sweep retries (the
+                    // listener is edge-triggered, so no new event would come for them).
                     server.log("accept: out of resources (errno \(errno))")
+                    acceptRetryPending = true
                     return
                 default:
                     server.log("accept failed: errno \(errno)")
@@ -191,6 +219,34 @@ final class EventLoop: @unchecked Sendable {
         return i >= 0 && i < connections.count ? connections[i] : nil
     }
 
+    // MARK: Other components' descriptors and timer (loop thread only)
+
+    /// Watches `fd` (level-triggered) for `watcher`; replaces an earlier interest in the same fd.
+    func watch(fd: Int32, readable: Bool, writable: Bool, watcher: any LoopWatcher) {
+        var interest: UInt32 = 0
+        if readable { interest |= LATTICE_EPOLLIN() }
+        if writable { interest |= LATTICE_EPOLLOUT() }
+        let tag = Self.watchTagBit | UInt64(UInt32(bitPattern: fd))
+        let known = watchers[fd] != nil
+        if lattice_epoll_ctl(epfd, known ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, interest, tag) != 0 {
+            // The fd was closed and reused behind our back, or never added: try the other operation.
+            _ = lattice_epoll_ctl(epfd, known ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, fd, interest, tag)
+        }
+        watchers[fd] = watcher
+    }
+
+    func unwatch(fd: Int32) {
+        guard watchers.removeValue(forKey: fd) != nil else { return }
+        _ = lattice_epoll_ctl(epfd, EPOLL_CTL_DEL, fd, 0, 0)
+    }
+
+    /// One timer for another component: `fire` runs on the loop at `deadline` (monotonic ns); nil
+    /// cancels it.
+    func setAuxiliaryTimer(deadline: UInt64?, fire: @escaping () -> Void) {
+        auxiliaryDeadline = deadline ?? .max
+        auxiliaryTimer = fire
+    }
+
     /// Called by a connection as it closes its descriptor.
     func unregister(_ c: Connection) {
         let i = Int(c.fd)
@@ -203,6 +259,10 @@ final class EventLoop: @unchecked Sendable {
 
     /// Deadlines: header read, body read, idle keep-alive, stalled writes; and the end of a drain.
     private func sweep() {
+        if acceptRetryPending {
+            acceptRetryPending = false
+            acceptBatch()
+        }
         for c in connections { c?.checkDeadline(now: now) }
         if draining && (connectionCount == 0 || now >= forceCloseAt) {
             for c in connections { c?.close() }
@@ -228,6 +288,11 @@ final class EventLoop: @unchecked Sendable {
         let deadline = MonotonicClock.nanoseconds() + UInt64(timeoutSeconds * 1e9)
         while !isStopped && MonotonicClock.nanoseconds() < deadline { usleep(2000) }
     }
+}
+
+/// A component that has the loop watch descriptors for it.
+protocol LoopWatcher: AnyObject {
+    func loopEvent(fd: Int32, events: UInt32)
 }
 
 /// Caches the `date:` header line, renewed once a second (RFC 9110 §6.6.1 wants it on every response).

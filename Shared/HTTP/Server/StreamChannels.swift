@@ -9,6 +9,8 @@ final class ResponseStreamChannel: ResponseBodyWriter, @unchecked Sendable {
     private let condition = NSCondition()
     private var pendingBytes = 0
     private var cancelled = false
+    /// Counts socket writes of this body; the producer's wait restarts its timeout while it moves.
+    private var progress = 0
     private let timeoutSeconds: Double
     /// The producer waits while this much is queued but not yet written to the socket.
     static let highWater = 512 * 1024
@@ -21,9 +23,16 @@ final class ResponseStreamChannel: ResponseBodyWriter, @unchecked Sendable {
     func write(_ bytes: [UInt8]) throws {
         guard !bytes.isEmpty else { return }
         condition.lock()
-        let deadline = Date(timeIntervalSinceNow: timeoutSeconds)
+        var deadline = Date(timeIntervalSinceNow: timeoutSeconds)
+        var seen = progress
         while pendingBytes > Self.highWater && !cancelled {
             if !condition.wait(until: deadline) {
+                // A slow client that still reads is not a stalled one: only give up without progress.
+                if progress != seen {
+                    seen = progress
+                    deadline = Date(timeIntervalSinceNow: timeoutSeconds)
+                    continue
+                }
                 cancelled = true
                 break
             }
@@ -43,6 +52,13 @@ final class ResponseStreamChannel: ResponseBodyWriter, @unchecked Sendable {
         condition.lock()
         pendingBytes = 0
         condition.broadcast()
+        condition.unlock()
+    }
+
+    /// Loop side: some of the queued bytes reached the socket.
+    func progressed() {
+        condition.lock()
+        progress &+= 1
         condition.unlock()
     }
 
