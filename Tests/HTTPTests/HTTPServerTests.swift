@@ -60,6 +60,7 @@ final class HTTPServerTests: XCTestCase {
             return .text("\(total) \(sum)")
         }
         router.get("/throws") { _, _ in throw NSError(domain: "test", code: 7) }
+        router.get("/bad-status", options: .inline) { req, _ in Response(status: Int(req.queryParameters["s"] ?? "0") ?? 0) }
         router.get("/maybe-blocking", options: .inline) { _, _ in
             if ExecutionThread.isEventLoop {
                 events.record("tried-inline")
@@ -201,6 +202,16 @@ final class HTTPServerTests: XCTestCase {
         XCTAssertEqual(r.status, 500)
         XCTAssertTrue(r.text.contains("\"internal\""))
         XCTAssertEqual(try c.roundTrip("GET /hello HTTP/1.1\r\nHost: t\r\n\r\n").status, 200)
+    }
+
+    func testHandlerStatusesOutsideTheReadableRangeBecome500() throws {
+        try start()
+        let c = try connect()
+        for status in [101, 0, -5, 1000, Int.min] {
+            let r = try c.roundTrip("GET /bad-status?s=\(status) HTTP/1.1\r\nHost: t\r\n\r\n")
+            XCTAssertEqual(r.status, 500, "status \(status)")
+        }
+        XCTAssertEqual(try c.roundTrip("GET /bad-status?s=204 HTTP/1.1\r\nHost: t\r\n\r\n").status, 204)
     }
 
     func testInlineHandlerThatMustBlockMovesToAWorker() throws {

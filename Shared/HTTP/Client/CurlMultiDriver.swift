@@ -48,9 +48,18 @@ final class CurlMultiDriver: @unchecked Sendable {
         _ = lattice_curl_multi_setopt_long(multi, CURLMOPT_MAXCONNECTS, 1024)
         self.pool = pool
         self.configuration = configuration
+        // The thread keeps the driver alive until `stop()` lets it finish.
         let thread = Thread { [self] in run() }
         thread.name = "http-client-multi"
         thread.start()
+    }
+
+    /// Lets the thread finish what is queued and in flight, then end (the owning client went away).
+    func stop() {
+        lock.lock()
+        stopping = true
+        lock.unlock()
+        curl_multi_wakeup(multi)
     }
 
     /// Queues a transfer; `completion` is called exactly once, on the driver thread.

@@ -23,9 +23,14 @@ public final class HTTPClient: @unchecked Sendable {
     private let pool: CurlHandlePool
     private let statisticsLock = NSLock()
     private var counters = Statistics()
-    /// Started on first use of `send(_:context:completion:)`.
-    private lazy var driver: CurlMultiDriver? = CurlMultiDriver(pool: pool, configuration: configuration)
+    /// Started on first non-blocking send made off an event loop; stopped when the client goes away.
+    private var driverStorage: CurlMultiDriver?
+    private var driverStarted = false
     private let driverLock = NSLock()
+
+    deinit {
+        driverStorage?.stop()
+    }
 
     public init(configuration: Configuration = Configuration()) {
         self.configuration = configuration
@@ -130,7 +135,11 @@ public final class HTTPClient: @unchecked Sendable {
             return
         }
         driverLock.lock()
-        let driver = self.driver
+        if !driverStarted {
+            driverStarted = true
+            driverStorage = CurlMultiDriver(pool: pool, configuration: configuration)
+        }
+        let driver = driverStorage
         driverLock.unlock()
         guard let driver else {
             finish(.failure(.transport(code: Int(CURLE_FAILED_INIT.rawValue), message: "curl_multi_init failed"), newConnections: 0))

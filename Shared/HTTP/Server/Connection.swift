@@ -356,6 +356,12 @@ final class Connection: @unchecked Sendable {
     /// Writes a response. Runs on the loop thread (directly for inline routes, via `execute` for workers).
     func complete(_ response: Response) {
         guard !isClosed else { return }
+        if response.status < 200 || response.status > 599, !isPending(response) {
+            // A status a client could not read (or would wait on forever, 1xx) is a handler bug.
+            core.log("handler answered with invalid status \(response.status)")
+            complete(.error(.internalError()))
+            return
+        }
         if case .pending(let pending) = response.body {
             // Produced elsewhere; the queued middleware changes run here on the loop when it arrives.
             pending.whenComplete { [self] raw in
@@ -410,6 +416,11 @@ final class Connection: @unchecked Sendable {
         case .pending:
             break   // handled above
         }
+    }
+
+    private func isPending(_ response: Response) -> Bool {
+        if case .pending = response.body { return true }
+        return false
     }
 
     /// A chunk from the producer of a streamed response.
