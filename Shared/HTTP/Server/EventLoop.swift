@@ -39,7 +39,7 @@ final class EventLoop: @unchecked Sendable {
     private static let watchTagBit: UInt64 = 1 << 40
 
     /// Other components' descriptors (level-triggered) and their single timer.
-    private var watchers: [Int32: any LoopWatcher] = [:]
+    private var watchers: [Int32: (watcher: any LoopWatcher, interest: UInt32)] = [:]
     private var auxiliaryDeadline: UInt64 = .max
     private var auxiliaryTimer: (() -> Void)?
     /// The HTTP client's transfers started on this loop, created on first use.
@@ -132,7 +132,7 @@ final class EventLoop: @unchecked Sendable {
                     runTasks()
                 } else if tag & Self.watchTagBit != 0 {
                     let fd = Int32(truncatingIfNeeded: tag & 0xFFFF_FFFF)
-                    watchers[fd]?.loopEvent(fd: fd, events: events[i])
+                    watchers[fd]?.watcher.loopEvent(fd: fd, events: events[i])
                 } else if let c = connection(fd: Int32(truncatingIfNeeded: tag)) {
                     c.handle(events: events[i])
                 }
@@ -227,12 +227,13 @@ final class EventLoop: @unchecked Sendable {
         if readable { interest |= LATTICE_EPOLLIN() }
         if writable { interest |= LATTICE_EPOLLOUT() }
         let tag = Self.watchTagBit | UInt64(UInt32(bitPattern: fd))
-        let known = watchers[fd] != nil
-        if lattice_epoll_ctl(epfd, known ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, interest, tag) != 0 {
+        let known = watchers[fd]
+        if let known, known.interest == interest, known.watcher === watcher { return }   // nothing changes
+        if lattice_epoll_ctl(epfd, known != nil ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, interest, tag) != 0 {
             // The fd was closed and reused behind our back, or never added: try the other operation.
-            _ = lattice_epoll_ctl(epfd, known ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, fd, interest, tag)
+            _ = lattice_epoll_ctl(epfd, known != nil ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, fd, interest, tag)
         }
-        watchers[fd] = watcher
+        watchers[fd] = (watcher, interest)
     }
 
     func unwatch(fd: Int32) {
