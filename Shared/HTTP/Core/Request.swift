@@ -1,4 +1,3 @@
-import CLinux
 /// A parsed HTTP request. A value: it moves from the event loop to a worker thread without sharing.
 public struct Request: Sendable {
     public var method: HTTPMethod
@@ -73,8 +72,3 @@ public enum HTTPServerError: Error, Sendable, Equatable {
     case needsBlockingThread
 }
 
-/// Where the current code runs.
-public enum ExecutionThread {
-    /// True on an HTTP event-loop thread, where nothing may block.
-    public static var isEventLoop: Bool { lattice_on_event_loop() != 0 }
-}
