@@ -108,6 +108,16 @@ final class ProxyTests: XCTestCase {
         XCTAssertEqual(seen["spoofedRoles"], "operator", "identity headers come from the gateway only")
     }
 
+    func testHeadPassesTheUpstreamLength() throws {
+        let c = try RawTestConnection(port: gateway.port)
+        try c.send("HEAD /api/v1/customers/c1 HTTP/1.1\r\nHost: g\r\nConnection: close\r\n\r\n")
+        let reply = try c.readAll()
+        XCTAssertTrue(reply.hasPrefix("HTTP/1.1 200"), reply)
+        let get = try client.send(HTTPClientRequest(method: "GET", url: base + "/api/v1/customers/c1"))
+        XCTAssertTrue(reply.lowercased().contains("content-length: \(get.body.count)\r\n"), reply)
+        XCTAssertTrue(reply.hasSuffix("\r\n\r\n"), "no body after the head")
+    }
+
     func testNestedExceptionRoutesToItsOwner() throws {
         XCTAssertEqual(try client.send(HTTPClientRequest(method: "GET", url: base + "/api/v1/customers/c7/rewards")).bodyText, "rewards for c7")
     }

@@ -381,7 +381,13 @@ final class Connection: @unchecked Sendable {
         }
         switch response.body {
         case .bytes(let body):
-            ResponseEncoder.writeHead(response, into: output, bodyLength: body.count, chunked: false,
+            // A HEAD answer describes the GET body it leaves out: a handler that knows that length
+            // without the body (a proxy) says so in content-length.
+            var length = body.count
+            if currentIsHead, body.isEmpty, let declared = response.headers.first("content-length").flatMap(Int.init), declared >= 0 {
+                length = declared
+            }
+            ResponseEncoder.writeHead(response, into: output, bodyLength: length, chunked: false,
                                       keepAlive: keepAlive, date: loop.dateHeader.current())
             if !currentIsHead && !ResponseEncoder.forbidsBody(response.status) {
                 body.withUnsafeBytes { output.append($0) }

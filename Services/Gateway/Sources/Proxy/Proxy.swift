@@ -54,7 +54,10 @@ final class Proxy: Sendable {
             client.send(outgoing, context: call) { result in
                 switch result {
                 case .success(let r):
-                    pending.complete(Response(status: r.status, headers: ProxyHeaders.clientResponse(r.headers), body: .bytes(r.body)))
+                    var headers = ProxyHeaders.clientResponse(r.headers)
+                    // HEAD: the upstream's length of the body it did not send.
+                    if let length = r.headers.first("content-length"), request.method == .HEAD { headers.set("content-length", length) }
+                    pending.complete(Response(status: r.status, headers: headers, body: .bytes(r.body)))
                 case .failure(let error):
                     pending.complete(.error(Self.gatewayError(error, service: service)))
                 }
