@@ -19,11 +19,7 @@ public struct JobQueue: Sendable {
     let tables: DataPlaneTables
 
     public init(schema: String, maximumPayloadBytes: Int = 1 << 20) throws(JobQueueError) {
-        do {
-            tables = try DataPlaneTables(schema: schema)
-        } catch {
-            throw .invalidConfiguration("schema name '\(schema)' is not a valid identifier")
-        }
+        tables = try DataPlaneTables.make(schema: schema, invalidConfiguration: JobQueueError.invalidConfiguration)
         self.schema = schema
         self.maximumPayloadBytes = max(1, maximumPayloadBytes)
     }

@@ -23,8 +23,8 @@ import Postgres
 /// Metrics (when a registry is given): `jobs_completed_total`, `jobs_retried_total`, `jobs_dead_total`
 /// and `job_duration_seconds` (label `queue`), `jobs_leases_expired_total`.
 ///
-/// Thread-safety: `lock` guards `handlers`, `state` and `activeLeases`; handlers run on the worker's
-/// threads, several at once, so they must be thread-safe themselves.
+/// Thread-safety: `lock` (the lifecycle's) guards `handlers`, the lifecycle state and `activeLeases`;
+/// handlers run on the worker's threads, several at once, so they must be thread-safe themselves.
 public final class JobWorker: @unchecked Sendable {
     /// Runs one job. Throw `JobFailure` to steer the retry; any other error retries with the backoff.
     public typealias Handler = @Sendable (Job) throws -> Void
@@ -34,23 +34,16 @@ public final class JobWorker: @unchecked Sendable {
     private let logger: Logger
     private let tables: DataPlaneTables
     private let metrics: JobWorkerMetrics
-    private let wake = WakeSignal()
-    private let threads = OwnedThreads()
-    private let lock = NSLock()
+    private let lifecycle = WorkerLifecycle()
+    private var wake: WakeSignal { lifecycle.wake }
+    private var lock: NSLock { lifecycle.lock }
     private var handlers: [String: Handler] = [:]
-    private var state = WorkerState.idle
     private var activeLeases: Set<UUID> = []
-
-    private enum WorkerState { case idle, running, stopped }
 
     public init(configuration: JobWorkerConfiguration, pool: PostgresPool, logger: Logger,
                 metrics: MetricsRegistry? = nil) throws(JobQueueError) {
         self.configuration = try configuration.validated()
-        do {
-            tables = try DataPlaneTables(schema: configuration.schema)
-        } catch {
-            throw .invalidConfiguration("schema name '\(configuration.schema)' is not a valid identifier")
-        }
+        tables = try DataPlaneTables.make(schema: configuration.schema, invalidConfiguration: JobQueueError.invalidConfiguration)
         self.pool = pool
         self.logger = logger.with(["component": "job-worker", "worker": .string(configuration.workerId)])
         self.metrics = try JobWorkerMetrics(registry: metrics)
@@ -63,28 +56,23 @@ public final class JobWorker: @unchecked Sendable {
         }
         lock.lock()
         defer { lock.unlock() }
-        guard state == .idle else { throw .invalidState("handlers are registered before start()") }
+        guard lifecycle.state == .idle else { throw .invalidState("handlers are registered before start()") }
         guard handlers[queue] == nil else { throw .invalidConfiguration("queue \(queue) already has a handler") }
         handlers[queue] = handler
     }
 
     /// Starts the worker and maintenance threads. Needs at least one handler.
     public func start() throws(JobQueueError) {
-        lock.lock()
-        defer { lock.unlock() }
-        switch state {
-        case .running: return
-        case .stopped: throw .invalidState("the worker was stopped and cannot be started again")
-        case .idle: break
+        let stopped = JobQueueError.invalidState("the worker was stopped and cannot be started again")
+        try lifecycle.start(stoppedError: stopped) { () throws(JobQueueError) in
+            guard !handlers.isEmpty else { throw .invalidState("no queue handler is registered") }
+            for index in 0..<configuration.threads {
+                lifecycle.threads.spawn(name: "job-worker-\(index)") { [self] in workLoop() }
+            }
+            lifecycle.threads.spawn(name: "job-worker-leases") { [self] in maintenanceLoop() }
+            logger.info("job worker started", ["threads": .int(configuration.threads),
+                                                "queues": .string(handlers.keys.sorted().joined(separator: ","))])
         }
-        guard !handlers.isEmpty else { throw .invalidState("no queue handler is registered") }
-        state = .running
-        for index in 0..<configuration.threads {
-            threads.spawn(name: "job-worker-\(index)") { [self] in workLoop() }
-        }
-        threads.spawn(name: "job-worker-leases") { [self] in maintenanceLoop() }
-        logger.info("job worker started", ["threads": .int(configuration.threads),
-                                            "queues": .string(handlers.keys.sorted().joined(separator: ","))])
     }
 
     /// Graceful stop: no new claims; running handlers finish and their outcomes are written; claimed
@@ -92,12 +80,7 @@ public final class JobWorker: @unchecked Sendable {
     /// `timeout` (its job returns when its lease expires).
     @discardableResult
     public func stop(timeout: TimeInterval = 30) -> Bool {
-        lock.lock()
-        let wasRunning = state == .running
-        state = .stopped
-        lock.unlock()
-        wake.stop()
-        let finished = threads.join(timeout: timeout)
+        let (wasRunning, finished) = lifecycle.stop(timeout: timeout)
         if wasRunning { logger.info("job worker stopped", ["clean": .bool(finished)]) }
         return finished
     }

@@ -14,11 +14,7 @@ public struct Inbox: Sendable {
     let tables: DataPlaneTables
 
     public init(schema: String) throws(OutboxError) {
-        do {
-            tables = try DataPlaneTables(schema: schema)
-        } catch {
-            throw .invalidConfiguration("schema name '\(schema)' is not a valid identifier")
-        }
+        tables = try DataPlaneTables.make(schema: schema, invalidConfiguration: OutboxError.invalidConfiguration)
         self.schema = schema
     }
 

@@ -30,11 +30,7 @@ public struct Outbox: Sendable {
     let tables: DataPlaneTables
 
     public init(schema: String, notifies: Bool = true, maximumPayloadBytes: Int = 1 << 20) throws(OutboxError) {
-        do {
-            tables = try DataPlaneTables(schema: schema)
-        } catch {
-            throw .invalidConfiguration("schema name '\(schema)' is not a valid identifier")
-        }
+        tables = try DataPlaneTables.make(schema: schema, invalidConfiguration: OutboxError.invalidConfiguration)
         self.schema = schema
         self.notificationChannel = try Self.channel(schema: schema)
         self.notifies = notifies

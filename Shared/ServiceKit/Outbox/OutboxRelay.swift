@@ -25,7 +25,8 @@ import Postgres
 /// `outbox_events_dead_total` (label `destination`), `outbox_delivery_seconds`, and the gauges
 /// `outbox_backlog`, `outbox_oldest_pending_seconds`, `outbox_dead_letters`.
 ///
-/// Thread-safety: `stateLock` guards `state` and `listener`; everything else is immutable or Sendable.
+/// Thread-safety: the lifecycle's `lock` guards its state and `listener`; everything else is immutable or
+/// Sendable.
 /// Each delivery thread uses pooled connections one statement at a time.
 public final class OutboxRelay: @unchecked Sendable {
     public let configuration: OutboxRelayConfiguration
@@ -35,15 +36,11 @@ public final class OutboxRelay: @unchecked Sendable {
     private let tables: DataPlaneTables
     private let channel: String
     private let metrics: OutboxRelayMetrics
-    private let wake = WakeSignal()
-    private let threads = OwnedThreads()
-    private let stateLock = NSLock()
-    private var state = RelayState.idle
+    private let lifecycle = WorkerLifecycle()
+    private var wake: WakeSignal { lifecycle.wake }
     private var listener: PostgresListener?
     private let backlogLock = NSLock()
     private var lastBacklogRefresh: UInt64 = 0
-
-    private enum RelayState { case idle, running, stopped }
 
     /// - Parameters:
     ///   - pool: the service's pool; each statement borrows a connection briefly.
@@ -52,11 +49,7 @@ public final class OutboxRelay: @unchecked Sendable {
     public init(configuration: OutboxRelayConfiguration, pool: PostgresPool, client: HTTPClient, logger: Logger,
                 metrics: MetricsRegistry? = nil) throws(OutboxError) {
         self.configuration = try configuration.validated()
-        do {
-            tables = try DataPlaneTables(schema: configuration.schema)
-        } catch {
-            throw .invalidConfiguration("schema name '\(configuration.schema)' is not a valid identifier")
-        }
+        tables = try DataPlaneTables.make(schema: configuration.schema, invalidConfiguration: OutboxError.invalidConfiguration)
         channel = try Outbox.channel(schema: configuration.schema)
         self.pool = pool
         self.client = client
@@ -67,13 +60,11 @@ public final class OutboxRelay: @unchecked Sendable {
     /// Starts the delivery threads and the NOTIFY listener. Returns at once; a database that is down
     /// now is retried in the background. Calling it again while running does nothing.
     public func start() throws(OutboxError) {
-        stateLock.lock()
-        defer { stateLock.unlock() }
-        switch state {
-        case .running: return
-        case .stopped: throw .alreadyStopped
-        case .idle: break
-        }
+        try lifecycle.start(stoppedError: .alreadyStopped, startListenerAndThreads)
+    }
+
+    /// `start`'s work, under the lifecycle's lock while the relay is idle.
+    private func startListenerAndThreads() throws(OutboxError) {
         if configuration.listensForNotifications {
             let wake = self.wake
             let listener = PostgresListener(configuration: pool.configuration,
@@ -93,9 +84,8 @@ public final class OutboxRelay: @unchecked Sendable {
             }
             self.listener = listener
         }
-        state = .running
         for index in 0..<configuration.deliveryThreads {
-            threads.spawn(name: "outbox-relay-\(index)") { [self] in deliveryLoop(index: index) }
+            lifecycle.threads.spawn(name: "outbox-relay-\(index)") { [self] in deliveryLoop(index: index) }
         }
         logger.info("outbox relay started", ["threads": .int(configuration.deliveryThreads),
                                           "subscribers": .int(configuration.subscribers.count)])
@@ -106,14 +96,11 @@ public final class OutboxRelay: @unchecked Sendable {
     /// busy after `timeout` (their rows return to the pool when their lease ends).
     @discardableResult
     public func stop(timeout: TimeInterval = 15) -> Bool {
-        stateLock.lock()
-        let wasRunning = state == .running
-        state = .stopped
-        let listener = self.listener
-        self.listener = nil
-        stateLock.unlock()
-        wake.stop()
-        let finished = threads.join(timeout: timeout)
+        var listener: PostgresListener?
+        let (wasRunning, finished) = lifecycle.stop(timeout: timeout) {
+            listener = self.listener
+            self.listener = nil
+        }
         listener?.stop()
         if wasRunning {
             logger.info("outbox relay stopped", ["clean": .bool(finished)])

@@ -19,6 +19,16 @@ struct DataPlaneTables: Sendable, Equatable {
         jobs = quoted + ".jobs"
         schedules = quoted + ".schedules"
     }
+
+    /// The tables of `schema` for a component's initializer: a schema name that is not a valid
+    /// identifier becomes that component's own configuration error (`invalidConfiguration`).
+    static func make<E: Error>(schema: String, invalidConfiguration: (String) -> E) throws(E) -> DataPlaneTables {
+        do {
+            return try DataPlaneTables(schema: schema)
+        } catch {
+            throw invalidConfiguration("schema name '\(schema)' is not a valid identifier")
+        }
+    }
 }
 
 /// Text checks shared by the data-plane types.

@@ -22,8 +22,8 @@ import Postgres
 /// Metrics (when a registry is given): `scheduler_ticks_total`, `scheduler_tick_failures_total`,
 /// `scheduler_tick_seconds` (label `schedule`).
 ///
-/// Thread-safety: `lock` guards `entries`, `state` and `registered`; ticks run on the scheduler's one
-/// thread (or the caller's, for `runDueTicks`).
+/// Thread-safety: `lock` (the lifecycle's) guards `entries`, the lifecycle state and `registered`; ticks
+/// run on the scheduler's one thread (or the caller's, for `runDueTicks`).
 public final class Scheduler: @unchecked Sendable {
     /// Does one tick's work on `connection`, inside the transaction that claimed the tick.
     public typealias Handler = @Sendable (ScheduledTick, PostgresConnection) throws -> Void
@@ -33,14 +33,11 @@ public final class Scheduler: @unchecked Sendable {
     private let logger: Logger
     private let tables: DataPlaneTables
     private let metrics: SchedulerMetrics
-    private let wake = WakeSignal()
-    private let threads = OwnedThreads()
-    private let lock = NSLock()
+    private let lifecycle = WorkerLifecycle()
+    private var wake: WakeSignal { lifecycle.wake }
+    private var lock: NSLock { lifecycle.lock }
     private var entries: [String: Entry] = [:]
-    private var state = SchedulerState.idle
     private var registered = false
-
-    private enum SchedulerState { case idle, running, stopped }
 
     struct Entry: Sendable {
         let name: String
@@ -51,11 +48,7 @@ public final class Scheduler: @unchecked Sendable {
     public init(configuration: SchedulerConfiguration, pool: PostgresPool, logger: Logger,
                 metrics: MetricsRegistry? = nil) throws(SchedulerError) {
         self.configuration = try configuration.validated()
-        do {
-            tables = try DataPlaneTables(schema: configuration.schema)
-        } catch {
-            throw .invalidConfiguration("schema name '\(configuration.schema)' is not a valid identifier")
-        }
+        tables = try DataPlaneTables.make(schema: configuration.schema, invalidConfiguration: SchedulerError.invalidConfiguration)
         self.pool = pool
         self.logger = logger.with(["component": "scheduler", "instance": .string(configuration.instanceId)])
         self.metrics = try SchedulerMetrics(registry: metrics)
@@ -73,7 +66,7 @@ public final class Scheduler: @unchecked Sendable {
         }
         lock.lock()
         defer { lock.unlock() }
-        guard state == .idle else { throw .invalidState("schedules are added before start()") }
+        guard lifecycle.state == .idle else { throw .invalidState("schedules are added before start()") }
         guard entries[name] == nil else { throw .invalidConfiguration("schedule \(name) is defined twice") }
         entries[name] = Entry(name: name, interval: interval, handler: handler)
         registered = false
@@ -82,28 +75,18 @@ public final class Scheduler: @unchecked Sendable {
     /// Starts the scheduler thread; rows are registered in the background (retried while the database
     /// is unreachable).
     public func start() throws(SchedulerError) {
-        lock.lock()
-        defer { lock.unlock() }
-        switch state {
-        case .running: return
-        case .stopped: throw .invalidState("the scheduler was stopped and cannot be started again")
-        case .idle: break
+        let stopped = SchedulerError.invalidState("the scheduler was stopped and cannot be started again")
+        try lifecycle.start(stoppedError: stopped) { () throws(SchedulerError) in
+            guard !entries.isEmpty else { throw .invalidState("no schedule is defined") }
+            lifecycle.threads.spawn(name: "scheduler") { [self] in loop() }
+            logger.info("scheduler started", ["schedules": .string(entries.keys.sorted().joined(separator: ","))])
         }
-        guard !entries.isEmpty else { throw .invalidState("no schedule is defined") }
-        state = .running
-        threads.spawn(name: "scheduler") { [self] in loop() }
-        logger.info("scheduler started", ["schedules": .string(entries.keys.sorted().joined(separator: ","))])
     }
 
     /// Stops looking for ticks and waits up to `timeout` for a running tick to finish.
     @discardableResult
     public func stop(timeout: TimeInterval = 30) -> Bool {
-        lock.lock()
-        let wasRunning = state == .running
-        state = .stopped
-        lock.unlock()
-        wake.stop()
-        let finished = threads.join(timeout: timeout)
+        let (wasRunning, finished) = lifecycle.stop(timeout: timeout)
         if wasRunning { logger.info("scheduler stopped", ["clean": .bool(finished)]) }
         return finished
     }
