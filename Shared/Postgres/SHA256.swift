@@ -1,7 +1,9 @@
-/// SHA-256 (FIPS 180-4), used for migration checksums and stable advisory-lock keys.
+/// SHA-256 (FIPS 180-4), used for migration checksums, stable advisory-lock keys, and the stored
+/// fingerprints of session tokens and API keys (the gateway hashes every bearer token it sees, so
+/// this is on a hot path: no allocation per block).
 ///
 /// Written here because the project takes no package dependencies and Foundation on Linux has no
-/// digest API. It is not used for secrets, so constant-time behaviour is not a concern. Verified
+/// digest API. Nothing here compares secrets, so constant-time behaviour is not needed. Verified
 /// against the NIST test vectors in `SHA256Tests`.
 public struct SHA256: Sendable {
     private static let k: [UInt32] = [
@@ -73,21 +75,29 @@ public struct SHA256: Sendable {
         hexString(hash(Array(text.utf8)))
     }
 
+    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
+
     static func hexString(_ bytes: [UInt8]) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = []
-        out.reserveCapacity(bytes.count * 2)
-        for byte in bytes {
-            out.append(digits[Int(byte >> 4)])
-            out.append(digits[Int(byte & 0x0f)])
+        String(unsafeUninitializedCapacity: bytes.count * 2) { out in
+            var i = 0
+            for byte in bytes {
+                out[i] = hexDigits[Int(byte >> 4)]
+                out[i + 1] = hexDigits[Int(byte & 0x0f)]
+                i += 2
+            }
+            return i
         }
-        return String(decoding: out, as: UTF8.self)
     }
 
     private static func rotr(_ x: UInt32, _ n: UInt32) -> UInt32 { (x >> n) | (x << (32 - n)) }
 
     private mutating func compress(_ block: [UInt8]) {
-        var w = [UInt32](repeating: 0, count: 64)
+        withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 64) { w in
+            Self.k.withUnsafeBufferPointer { k in compress(block, w, k) }
+        }
+    }
+
+    private mutating func compress(_ block: [UInt8], _ w: UnsafeMutableBufferPointer<UInt32>, _ k: UnsafeBufferPointer<UInt32>) {
         for i in 0..<16 {
             w[i] = UInt32(block[i * 4]) << 24 | UInt32(block[i * 4 + 1]) << 16
                 | UInt32(block[i * 4 + 2]) << 8 | UInt32(block[i * 4 + 3])
@@ -102,7 +112,7 @@ public struct SHA256: Sendable {
         for i in 0..<64 {
             let s1 = Self.rotr(e, 6) ^ Self.rotr(e, 11) ^ Self.rotr(e, 25)
             let ch = (e & f) ^ (~e & g)
-            let t1 = h &+ s1 &+ ch &+ Self.k[i] &+ w[i]
+            let t1 = h &+ s1 &+ ch &+ k[i] &+ w[i]
             let s0 = Self.rotr(a, 2) ^ Self.rotr(a, 13) ^ Self.rotr(a, 22)
             let maj = (a & b) ^ (a & c) ^ (b & c)
             let t2 = s0 &+ maj
