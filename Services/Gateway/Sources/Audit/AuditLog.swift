@@ -154,12 +154,12 @@ public final class AuditLog: AuditRecorder, Sendable {
             """
         let rows = try database.withConnection { connection in try connection.query(sql, binds: binds) }
         let records = try rows.map { row in
-            AuditRecord(
-                id: String(try row.decode("id") as Int64), at: try row.decode("at"), actorId: try row.decode("actor_id"),
+            AuditRecord(id: String(try row.decode("id") as Int64), entry: AuditEntry(
+                at: try row.decode("at"), actorId: try row.decode("actor_id"),
                 actorName: try row.decode("actor_name"), orgId: try row.decode("org_id"),
                 orgPath: try row.decode("org_path"), action: try row.decode("action"),
                 resource: try row.decode("resource"), outcome: try row.decode("outcome"),
-                requestId: try row.decode("request_id"), remoteAddress: try row.decode("remote_address"))
+                requestId: try row.decode("request_id"), remoteAddress: try row.decode("remote_address")))
         }
         // The page key is the id in decimal, which `AuditQuery.rowId(pageKey:)` reads back.
         return PageRequest.page(records, limit: limit, key: \.id)
