@@ -19,7 +19,7 @@ public enum AuditRoutes {
 
     public static func register(on router: Router, log: AuditLog) {
         router.get(path) { request, context in
-            guard let caller = context.identity else { throw APIError.unauthorized() }
+            let caller = try context.requireIdentity()
             guard caller.has(right: "manage") else {
                 throw APIError(status: 403, code: "forbidden", message: "this needs the manage right",
                                details: .object(["right": .string("manage")]))

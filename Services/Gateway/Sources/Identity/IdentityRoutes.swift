@@ -29,52 +29,52 @@ public enum IdentityRoutes {
             return .status(204)
         }
         router.get("/api/v1/me") { _, context in
-            try .json(try store.describe(caller: try caller(context)))
+            try .json(try store.describe(caller: try context.requireIdentity()))
         }
 
         router.get("/api/v1/orgs") { request, context in
-            try .json(try store.listOrgs(caller: try caller(context), page: try PageRequest(query: request.queryParameters)))
+            try .json(try store.listOrgs(caller: try context.requireIdentity(), page: try PageRequest(query: request.queryParameters)))
         }
         router.get("/api/v1/orgs/{id}") { _, context in
-            try .json(try store.org(id: try context.parameters.require("id"), caller: try caller(context)))
+            try .json(try store.org(id: try context.parameters.require("id"), caller: try context.requireIdentity()))
         }
         router.post("/api/v1/orgs", options: options) { request, context in
-            let who = try caller(context)
+            let who = try context.requireIdentity()
             return try store.idempotency.run(callerId: who.userId, request: request) {
                 try created(try store.createOrg(caller: who, input: try request.decode(CreateOrgInput.self)))
             }
         }
         router.patch("/api/v1/orgs/{id}", options: options) { request, context in
             let body = try request.decode(RenameOrgInput.self)
-            return try .json(try store.renameOrg(caller: try caller(context), id: try context.parameters.require("id"),
+            return try .json(try store.renameOrg(caller: try context.requireIdentity(), id: try context.parameters.require("id"),
                                                  name: body.name))
         }
 
         router.get("/api/v1/users") { request, context in
-            try .json(try store.listUsers(caller: try caller(context), page: try PageRequest(query: request.queryParameters)))
+            try .json(try store.listUsers(caller: try context.requireIdentity(), page: try PageRequest(query: request.queryParameters)))
         }
         router.get("/api/v1/users/{id}") { _, context in
-            try .json(try store.user(id: try context.parameters.require("id"), caller: try caller(context)))
+            try .json(try store.user(id: try context.parameters.require("id"), caller: try context.requireIdentity()))
         }
         router.post("/api/v1/users", options: options) { request, context in
-            let who = try caller(context)
+            let who = try context.requireIdentity()
             return try store.idempotency.run(callerId: who.userId, request: request) {
                 try created(try store.createUser(caller: who, input: try request.decode(CreateUserInput.self)))
             }
         }
         router.patch("/api/v1/users/{id}", options: options) { request, context in
-            try .json(try store.updateUser(caller: try caller(context), id: try context.parameters.require("id"),
+            try .json(try store.updateUser(caller: try context.requireIdentity(), id: try context.parameters.require("id"),
                                            changes: try request.decode(UpdateUserInput.self)))
         }
 
         router.get("/api/v1/api-keys") { request, context in
-            try .json(try store.listAPIKeys(caller: try caller(context), page: try PageRequest(query: request.queryParameters)))
+            try .json(try store.listAPIKeys(caller: try context.requireIdentity(), page: try PageRequest(query: request.queryParameters)))
         }
         router.get("/api/v1/api-keys/{id}") { _, context in
-            try .json(try store.apiKey(id: try context.parameters.require("id"), caller: try caller(context)))
+            try .json(try store.apiKey(id: try context.parameters.require("id"), caller: try context.requireIdentity()))
         }
         router.post("/api/v1/api-keys", options: options) { request, context in
-            let who = try caller(context)
+            let who = try context.requireIdentity()
             return try store.idempotency.run(callerId: who.userId, request: request) {
                 let record = try store.createAPIKey(caller: who, input: try request.decode(CreateAPIKeyInput.self))
                 // The secret is shown once: a replay answers the record without it.
@@ -84,14 +84,8 @@ public enum IdentityRoutes {
             }
         }
         router.post("/api/v1/api-keys/{id}:revoke", options: options) { _, context in
-            try .json(try store.revokeAPIKey(caller: try caller(context), id: try context.parameters.require("id")))
+            try .json(try store.revokeAPIKey(caller: try context.requireIdentity(), id: try context.parameters.require("id")))
         }
-    }
-
-    static func caller(_ context: RequestContext) throws -> CallerIdentity {
-        // The auth middleware sets the identity on every route that needs one; its absence is a wiring fault.
-        guard let identity = context.identity else { throw APIError.unauthorized() }
-        return identity
     }
 
     private static func created<T: Encodable>(_ value: T) throws -> (response: Response, stored: [UInt8]) {
