@@ -29,6 +29,9 @@ let package = Package(
         .target(name: "Gateway", dependencies: ["ServiceKit"], path: "Services/Gateway/Sources",
                 resources: [.copy("Migrations")]),
         .executableTarget(name: "lattice-gateway", dependencies: ["Gateway"], path: "Services/Gateway/Main"),
+        .target(name: "Profile", dependencies: ["ServiceKit"], path: "Services/Profile/Sources",
+                resources: [.copy("Migrations")]),
+        .executableTarget(name: "lattice-profile", dependencies: ["Profile"], path: "Services/Profile/Main"),
 
         // Test support shared by test targets: fixture processes, the test database.
         .target(name: "TestSupport", dependencies: ["Postgres"], path: "Tests/TestSupport"),
@@ -44,6 +47,7 @@ let package = Package(
         .testTarget(name: "PostgresTests", dependencies: ["Postgres"], path: "Tests/PostgresTests"),
         .testTarget(name: "ServiceKitTests", dependencies: ["ServiceKit", "TestSupport"], path: "Tests/ServiceKitTests"),
         .testTarget(name: "GatewayTests", dependencies: ["Gateway", "TestSupport"], path: "Tests/GatewayTests"),
+        .testTarget(name: "ProfileTests", dependencies: ["Profile", "Gateway", "TestSupport"], path: "Tests/ProfileTests"),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -30,6 +30,7 @@ public final class GatewayApp: Sendable {
         IdentityRoutes.register(on: router, store: identity, audit: audit)
         AuditRoutes.register(on: router, log: audit)
         OpenAPIRoute.register(on: router)
+        InternalRoutes.register(on: router, store: identity, internalSecret: settings.service.internalSecret)
 
         let table = UpstreamTable(services: settings.upstreams)
         ProxyRoutes.register(on: router, proxy: Proxy(table: table, internalSecret: settings.service.internalSecret,

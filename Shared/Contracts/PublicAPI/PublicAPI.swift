@@ -9,13 +9,14 @@ public enum PublicAPI {
     public static let version = "1.0.0"
 
     /// Every public endpoint, in document order.
-    public static var endpoints: [PublicEndpoint] { gatewayEndpoints }
+    public static var endpoints: [PublicEndpoint] { gatewayEndpoints + profileEndpoints }
 
     /// Named JSON Schemas (`components/schemas`) referenced as `JSONSchema.ref(name)`, including the
     /// standard error body `Error`.
     public static var schemas: [String: JSONValue] {
         var all: [String: JSONValue] = ["Error": errorSchema]
         for (name, schema) in gatewaySchemas { all[name] = schema }
+        for (name, schema) in profileSchemas { all[name] = schema }
         return all
     }
 
@@ -23,6 +24,9 @@ public enum PublicAPI {
     public static let tags: [(name: String, description: String)] = [
         ("Identity", "Sign-in, sessions, org units, users and API keys"),
         ("Audit", "The append-only audit trail of every change"),
+        ("Customers", "Customer profiles, the attribute catalog, consents and imports"),
+        ("Events", "Behaviour events and the event-type catalog"),
+        ("Tags", "Tags and lifecycle stages"),
         ("Meta", "Describing the API itself"),
     ]
 

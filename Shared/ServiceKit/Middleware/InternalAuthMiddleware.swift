@@ -17,13 +17,18 @@ public struct InternalAuthMiddleware: Middleware {
 
     public func handle(_ request: Request, context: RequestContext, next: Handler) throws -> Response {
         if exempt.contains(request.path) { return try next(request, context) }
-        guard let given = request.headers.first(InternalHeader.credential),
-              Self.constantTimeEquals(Array(given.utf8), secret) else {
-            throw APIError.unauthorized("missing or invalid internal credential")
-        }
+        try Self.requireCredential(request.headers, secret: secret)
         var ctx = context
         ctx.identity = try Self.identity(from: request.headers)
         return try next(request, ctx)
+    }
+
+    /// Throws 401 unless `headers` carry the internal credential `secret`. For the few internal routes
+    /// of the public gateway, which cannot sit behind this middleware.
+    public static func requireCredential(_ headers: HTTPHeaders, secret: [UInt8]) throws {
+        guard let given = headers.first(InternalHeader.credential), constantTimeEquals(Array(given.utf8), secret) else {
+            throw APIError.unauthorized("missing or invalid internal credential")
+        }
     }
 
     /// The forwarded caller, or nil for a call made by a service on its own behalf.

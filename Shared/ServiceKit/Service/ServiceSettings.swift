@@ -18,11 +18,13 @@ public struct ServiceSettings: Sendable {
     public var logLevel: LogLevel
     /// The bank's time zone; rules about days and hours use it.
     public var timeZone: TimeZone
+    /// Where the gateway listens, for the internal calls services make to it (the org directory).
+    public var gatewayURL: String
 
     /// Reads `LATTICE_HOST`, `LATTICE_PORT`, `LATTICE_HTTP_EVENT_LOOPS`, `LATTICE_HTTP_WORKERS`,
     /// `LATTICE_MAX_BODY_BYTES`, `LATTICE_SHUTDOWN_GRACE`, `DATABASE_URL`, `LATTICE_DB_SCHEMA`,
     /// `LATTICE_DB_POOL_SIZE`, `LATTICE_DB_ACQUIRE_TIMEOUT`, `LATTICE_INTERNAL_SECRET`, `LATTICE_LOG_LEVEL`,
-    /// `LATTICE_TIMEZONE`.
+    /// `LATTICE_TIMEZONE`, `LATTICE_GATEWAY_URL`.
     public init(service: String, config: ConfigReader, defaultPort: Int, defaultSchema: String? = nil) throws(ConfigError) {
         host = try config.string("LATTICE_HOST", default: "127.0.0.1")
         port = try config.int("LATTICE_PORT", in: 0...65535, default: defaultPort)
@@ -42,6 +44,8 @@ public struct ServiceSettings: Sendable {
         internalSecret = try config.secret("LATTICE_INTERNAL_SECRET", minimumLength: 16)
         logLevel = try config.value(LogLevel.variable, .choice(LogLevel.self), default: .info)
         timeZone = try config.value("LATTICE_TIMEZONE", ConfigParser<TimeZone>.timeZone, default: TimeZone(identifier: "Asia/Shanghai")!)
+        gatewayURL = try config.value("LATTICE_GATEWAY_URL", .url(schemes: ["http", "https"]),
+                                      default: URL(string: "http://127.0.0.1:8080")!).absoluteString
     }
 }
 

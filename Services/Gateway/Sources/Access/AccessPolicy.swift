@@ -41,6 +41,8 @@ public enum AccessPolicy {
             return .anonymous
         }
         if path.hasPrefix("/t/") || path.hasPrefix("/api/v1/receipts/") { return .anonymous }
+        // Service-to-service routes check the internal credential themselves (InternalRoutes).
+        if path.hasPrefix("/internal/") { return .anonymous }
         if path == "/api/v1/auth/logout" || path == "/api/v1/me" { return .authenticated }
         let reads = method == .GET || method == .HEAD
         let resource = Self.resource(of: path)

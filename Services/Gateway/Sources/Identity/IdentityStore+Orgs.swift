@@ -59,6 +59,11 @@ extension IdentityStore {
         }
     }
 
+    /// Every unit, in tree order: the internal directory other services cache.
+    public func allOrgUnits(limit: Int) throws -> [OrgUnit] {
+        try database.query("SELECT \(OrgUnit.columns) FROM org_units ORDER BY path LIMIT $1", limit).map(OrgUnit.init(row:))
+    }
+
     /// Renames a unit of the caller's subtree. (Ids and parents are fixed: every record of every service
     /// carries the path built from them.)
     public func renameOrg(caller: CallerIdentity, id: String, name rawName: String) throws -> OrgUnit {

@@ -5,7 +5,7 @@ public struct UpstreamTable: Sendable {
     /// Resource (first path segment after `/api/v1/`) → service name.
     public static let resources: [String: String] = [
         "customers": "profile", "imports": "profile", "events": "profile", "event-types": "profile",
-        "tags": "profile", "attributes": "profile",
+        "tags": "profile", "attributes": "profile", "lifecycle": "profile",
         "segments": "segment", "lists": "segment",
         "canvases": "canvas",
         "providers": "dispatcher", "templates": "dispatcher", "messages": "dispatcher", "policies": "dispatcher",

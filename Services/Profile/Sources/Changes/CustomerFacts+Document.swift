@@ -1,0 +1,82 @@
+import Contracts
+import Foundation
+import Postgres
+
+/// Everything rules can ask about one customer, as the change feed and the snapshot hand it to the
+/// segment service: attributes (built-in and custom, unmasked: internal only), tags, and event
+/// aggregates (daily counts of the last `dailyWindowDays` days, first/last occurrence, total).
+public struct CustomerFactsDocument: Sendable, Codable, Equatable {
+    public struct EventAggregate: Sendable, Codable, Equatable {
+        public var total: Int64
+        public var firstAt: Date
+        public var lastAt: Date
+        /// `YYYY-MM-DD` (bank time zone) → count.
+        public var daily: [String: Int]
+    }
+
+    public var customerId: String
+    /// False when the customer no longer exists (the segment drops it).
+    public var exists: Bool
+    public var orgPath: String?
+    public var attributes: [String: JSONValue]
+    public var tags: [String: String]
+    public var events: [String: EventAggregate]
+
+    /// Daily counts older than this are left out of the document (rules look back at most this far
+    /// through aggregates; older windows use first/last/total).
+    static let dailyWindowDays = 400
+
+    /// The documents of `ids` (in the order given), read on `conn` so a snapshot reads one consistent view.
+    static func load(_ ids: [String], on conn: PostgresConnection) throws -> [CustomerFactsDocument] {
+        guard !ids.isEmpty else { return [] }
+        var documents: [String: CustomerFactsDocument] = [:]
+        for row in try conn.query("SELECT \(Customer.columns) FROM customers c WHERE c.id = ANY($1)", ids) {
+            let c = try Customer(row: row)
+            documents[c.id] = CustomerFactsDocument(customerId: c.id, exists: true, orgPath: c.orgPath,
+                                                    attributes: attributes(of: c), tags: [:], events: [:])
+        }
+        for row in try conn.query("SELECT customer_id, tag_code, value FROM customer_tags WHERE customer_id = ANY($1)", ids) {
+            let id: String = try row.decode("customer_id")
+            documents[id]?.tags[try row.decode("tag_code")] = try row.decode("value")
+        }
+        for row in try conn.query("""
+            SELECT customer_id, name, total, first_at, last_at FROM event_summaries WHERE customer_id = ANY($1)
+            """, ids) {
+            let id: String = try row.decode("customer_id")
+            documents[id]?.events[try row.decode("name")] = EventAggregate(
+                total: try row.decode("total"), firstAt: try row.decode("first_at"), lastAt: try row.decode("last_at"), daily: [:])
+        }
+        for row in try conn.query("""
+            SELECT customer_id, name, day::text AS day, count FROM event_daily_counts
+             WHERE customer_id = ANY($1) AND day >= current_date - $2::int
+            """, ids, dailyWindowDays) {
+            let id: String = try row.decode("customer_id"), name: String = try row.decode("name")
+            documents[id]?.events[name]?.daily[try row.decode("day")] = try row.decode("count")
+        }
+        return ids.map {
+            documents[$0] ?? CustomerFactsDocument(customerId: $0, exists: false, orgPath: nil, attributes: [:], tags: [:], events: [:])
+        }
+    }
+
+    /// Built-in and custom attributes in one map, under their API names (as rules name them).
+    static func attributes(of c: Customer) -> [String: JSONValue] {
+        var a = c.attributes
+        func put(_ key: CustomerField, _ value: JSONValue?) { if let value { a[key.rawValue] = value } }
+        put(.orgId, .string(c.orgId))
+        put(.name, c.name.map(JSONValue.string))
+        put(.phone, c.phone.map(JSONValue.string))
+        put(.gender, c.gender.map(JSONValue.string))
+        put(.birthDate, c.birthDate.map(JSONValue.string))
+        put(.city, c.city.map(JSONValue.string))
+        put(.riskLevel, c.riskLevel.map(JSONValue.string))
+        put(.aum, c.aum.map { .string("\($0)") })          // decimal text: the rule evaluator compares it exactly
+        put(.depositBalance, c.depositBalance.map { .string("\($0)") })
+        put(.isPayroll, c.isPayroll.map(JSONValue.bool))
+        put(.hasCreditCard, c.hasCreditCard.map(JSONValue.bool))
+        put(.registeredAt, c.registeredAt.map { .string(JSONCoding.formatDate($0)) })
+        put(.lastActiveAt, c.lastActiveAt.map { .string(JSONCoding.formatDate($0)) })
+        put(.accountManagerId, c.accountManagerId.map(JSONValue.string))
+        a["marketingOptOut"] = .bool(c.marketingOptOut)
+        return a
+    }
+}

@@ -1,0 +1,83 @@
+import Contracts
+import Foundation
+import Postgres
+import ServiceKit
+
+/// The `imports` records: creation, progress of the upload, failure, and reading them back within the
+/// caller's org subtree.
+///
+/// Thread-safety: an immutable value; every call takes its own pooled connection.
+public struct ImportStore: Sendable {
+    let database: PostgresPool
+    let limits: ImportLimits
+
+    static let notFound = APIError.notFound("no such import", code: "import_not_found")
+
+    /// A fresh import id: `imp_` and 20 random hex digits.
+    static func newId() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let a = generator.next() as UInt64, b = generator.next() as UInt64
+        let hex = String(a, radix: 16) + String(b, radix: 16)
+        let padded = String(repeating: "0", count: max(0, 32 - hex.count)) + hex
+        return "imp_" + padded.prefix(20)
+    }
+
+    /// The import, if it belongs to the caller's subtree (another branch's is 404, like a missing one).
+    public func job(id: String, caller: CallerIdentity) throws -> ImportJob {
+        guard id.utf8.count == 24, id.hasPrefix("imp_") else { throw Self.notFound }
+        return try database.withConnection { conn in
+            let rows = try conn.query("SELECT \(ImportJob.columns) FROM imports WHERE id = $1 AND starts_with(org_path, $2)",
+                                      id, caller.orgPath)
+            guard let row = rows.first else { throw Self.notFound }
+            return try ImportJob(row: row, errors: try errors(of: id, on: conn))
+        }
+    }
+
+    /// The import without a scope check (for the service itself).
+    func job(id: String, on conn: PostgresConnection) throws -> ImportJob {
+        let rows = try conn.query("SELECT \(ImportJob.columns) FROM imports WHERE id = $1", id)
+        guard let row = rows.first else { throw Self.notFound }
+        return try ImportJob(row: row, errors: try errors(of: id, on: conn))
+    }
+
+    private func errors(of id: String, on conn: PostgresConnection) throws -> [ImportRowError] {
+        try conn.query("SELECT line, field, message FROM import_errors WHERE import_id = $1 ORDER BY line LIMIT $2",
+                       id, limits.errorsShown).map {
+            ImportRowError(line: try $0.decode("line", as: Int.self), field: try $0.decode("field"), message: try $0.decode("message"))
+        }
+    }
+
+    /// Starts an import for `caller` (status `receiving`).
+    func create(id: String, format: ImportFormat, caller: CallerIdentity, requestId: String) throws {
+        try database.execute("""
+            INSERT INTO imports (id, org_id, org_path, created_by, request_id, format, status)
+            VALUES ($1, $2, $3, $4, $5, $6, 'receiving')
+            """, id, caller.orgId, caller.orgPath, caller.userId, String(requestId.prefix(200)), format.rawValue)
+    }
+
+    /// Ends an upload that broke off: nothing of it is merged (a truncated file's last row cannot be
+    /// trusted), so its staged rows go.
+    func fail(id: String, reason: String) {
+        _ = try? database.transaction { conn in
+            try conn.execute("""
+                UPDATE imports SET status = 'failed', failure = $2, finished_at = now(), updated_at = now()
+                WHERE id = $1 AND status = 'receiving'
+                """, id, String(reason.prefix(500)))
+            try conn.execute("DELETE FROM import_rows WHERE import_id = $1", id)
+        }
+    }
+
+    /// Fails uploads whose heartbeat stopped (their process was killed mid-upload) and drops their
+    /// staged rows. Cheap (a partial index); run before each new upload.
+    func failAbandonedUploads() throws {
+        let rows = try database.query("""
+            UPDATE imports SET status = 'failed', failure = 'the upload stopped before its end (its process ended)',
+                   finished_at = now(), updated_at = now()
+            WHERE status = 'receiving' AND updated_at < now() - make_interval(secs => $1)
+            RETURNING id
+            """, limits.abandonedAfter)
+        for row in rows {
+            try database.execute("DELETE FROM import_rows WHERE import_id = $1", try row.decode("id", as: String.self))
+        }
+    }
+}

@@ -1,0 +1,33 @@
+import Foundation
+import ServiceKit
+
+/// The profile service's settings: the common ones plus who receives its events and where the
+/// services of the 360° view listen.
+public struct ProfileSettings: Sendable {
+    public var service: ServiceSettings
+    /// Subscribers of behaviour and lifecycle events, `name=url,…` (`LATTICE_EVENT_SUBSCRIBERS`), e.g.
+    /// `canvas=http://127.0.0.1:8083/internal/v1/events`. Empty: events are stored and not published.
+    public var eventSubscribers: [String: String]
+    /// Services the 360° view gathers from (`LATTICE_SERVICE_CANVAS`, `…_DISPATCHER`, `…_REWARDS`).
+    public var viewSources: [String: URL]
+    /// Whether events of a name missing from the event-type catalog are accepted (`LATTICE_ACCEPT_UNKNOWN_EVENTS`).
+    public var acceptsUnknownEvents: Bool
+
+    public init(config: ConfigReader) throws(ConfigError) {
+        service = try ServiceSettings(service: "profile", config: config, defaultPort: 8081)
+        let subscribers = try config.string("LATTICE_EVENT_SUBSCRIBERS", default: "")
+        do {
+            eventSubscribers = try OutboxRelayConfiguration.parseSubscribers(subscribers)
+        } catch {
+            throw ConfigError(variable: "LATTICE_EVENT_SUBSCRIBERS", expected: "name=url pairs separated by commas",
+                              problem: .malformed(shown: "\"\(subscribers.prefix(80))\""))
+        }
+        var sources: [String: URL] = [:]
+        for (name, port) in [("canvas", 8083), ("dispatcher", 8084), ("rewards", 8085)] {
+            sources[name] = try config.value("LATTICE_SERVICE_\(name.uppercased())", .url(schemes: ["http", "https"]),
+                                             default: URL(string: "http://127.0.0.1:\(port)")!)
+        }
+        viewSources = sources
+        acceptsUnknownEvents = try config.bool("LATTICE_ACCEPT_UNKNOWN_EVENTS", default: true)
+    }
+}

@@ -1,0 +1,97 @@
+# shellcheck shell=bash
+# Profile: a 1M-row customers CSV imported through the gateway, against psql \copy of the same file into
+# a plain table on the same PostgreSQL; batched event ingestion (500 per batch) through the gateway; and
+# single-event POST latency at 1,000 events/s.
+
+source "$LATTICE_ROOT/scripts/lib/postgres.sh"
+ensure_build_dependencies
+ensure_packages curl python3
+ROWS="${BENCH_IMPORT_ROWS:-1000000}"
+DURATION="${BENCH_DURATION:-15}"
+WORK="$(mktemp -d /tmp/lattice-bench-profile.XXXXXX)"
+chmod 755 "$WORK"
+PIDS=()
+PG_PORT="${BENCH_PG_PORT:-25471}"
+PG_DATA="$(pg_default_datadir "pg-bench-$PG_PORT")"
+LOAD="python3 $LATTICE_ROOT/scripts/bench.d/lib/profile_load.py"
+cleanup() {
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+    sleep 0.5
+    pg_stop "$PG_DATA"; rm -rf "$PG_DATA" "$WORK"
+}
+trap cleanup EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+now() { date +%s.%N; }
+
+log "building (release)"
+(cd "$LATTICE_ROOT" && swift build -c release --product lattice-gateway >/dev/null && swift build -c release --product lattice-profile >/dev/null)
+BIN="$(cd "$LATTICE_ROOT" && swift build -c release --show-bin-path)"
+
+rm -rf "$PG_DATA"
+pg_start "$PG_DATA" "$PG_PORT"      # fsync on: the import and \copy pay the same durability
+pg_createdb "$PG_PORT" lattice_bench
+DB="postgres://postgres@127.0.0.1:$PG_PORT/lattice_bench"
+SECRET="bench-internal-secret-0123456789"
+PASSWORD="bench-admin-password-1"
+GW_PORT=$(free_port); PROFILE_PORT=$(free_port)
+DATABASE_URL="$DB" LATTICE_INTERNAL_SECRET="$SECRET" LATTICE_PORT="$PROFILE_PORT" LATTICE_LOG_LEVEL=warning \
+LATTICE_GATEWAY_URL="http://127.0.0.1:$GW_PORT" "$BIN/lattice-profile" > "$WORK/profile.log" 2>&1 &
+PIDS+=($!)
+DATABASE_URL="$DB" LATTICE_INTERNAL_SECRET="$SECRET" LATTICE_PORT="$GW_PORT" LATTICE_ADMIN_PASSWORD="$PASSWORD" \
+LATTICE_UPSTREAM_PROFILE="http://127.0.0.1:$PROFILE_PORT" LATTICE_LOG_LEVEL=warning \
+LATTICE_RATE_PER_TOKEN=1000000 LATTICE_RATE_BURST_PER_TOKEN=1000000 LATTICE_RATE_PER_IP=1000000 LATTICE_RATE_BURST_PER_IP=1000000 \
+    "$BIN/lattice-gateway" > "$WORK/gateway.log" 2>&1 &
+PIDS+=($!)
+for port in "$GW_PORT" "$PROFILE_PORT"; do
+    for _ in $(seq 1 150); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.2; done
+done
+curl -sf "http://127.0.0.1:$GW_PORT/readyz" >/dev/null || { cat "$WORK/gateway.log" >&2; die "the gateway did not start"; }
+curl -sf "http://127.0.0.1:$PROFILE_PORT/readyz" >/dev/null || { cat "$WORK/profile.log" >&2; die "the profile service did not start"; }
+API="http://127.0.0.1:$GW_PORT/api/v1"
+TOKEN=$(curl -sf -X POST "$API/auth/login" -H 'content-type: application/json' \
+    -d "{\"username\":\"admin\",\"password\":\"$PASSWORD\"}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])') \
+    || die "login failed"
+AUTH="Authorization: Bearer $TOKEN"
+for b in sh bj gz; do
+    curl -sf -X POST "$API/orgs" -H "$AUTH" -H 'content-type: application/json' \
+        -d "{\"id\":\"$b\",\"parentId\":\"hq\",\"kind\":\"branch\",\"name\":\"$b\"}" >/dev/null || die "cannot create org $b"
+done
+
+log "writing a $ROWS-row CSV"
+$LOAD csv "$WORK/customers.csv" "$ROWS"
+chmod 644 "$WORK/customers.csv"
+
+log "psql \\copy of the same file into a plain table"
+psql "$DB" -qc "CREATE TABLE copy_reference (id text, org_id text, name text, phone text, aum numeric(20,2), risk_level text, city text, is_payroll boolean)"
+T0=$(now)
+psql "$DB" -qc "\\copy copy_reference FROM '$WORK/customers.csv' WITH (FORMAT csv, HEADER true)"
+T1=$(now)
+COPY_RPS=$(awk -v n="$ROWS" -v a="$T0" -v b="$T1" 'BEGIN {printf "%.0f", n/(b-a)}')
+
+log "importing it through the gateway"
+T0=$(now)
+JOB=$(curl -sf -X POST "$API/customers:import" -H "$AUTH" -H 'content-type: text/csv' --data-binary @"$WORK/customers.csv" \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])') || die "the import was refused"
+while true; do
+    STATE=$(curl -sf "$API/imports/$JOB" -H "$AUTH" | python3 -c 'import json,sys; j=json.load(sys.stdin); print(j["status"], j["accepted"], j["rejected"])')
+    case "$STATE" in completed*|done*|finished*|failed*) break ;; esac
+    sleep 0.2
+done
+T1=$(now)
+set -- $STATE
+[ "$1" != failed ] || die "the import failed: $STATE"
+[ "$2" = "$ROWS" ] || die "the import accepted $2 of $ROWS rows (rejected $3)"
+IMPORT_RPS=$(awk -v n="$ROWS" -v a="$T0" -v b="$T1" 'BEGIN {printf "%.0f", n/(b-a)}')
+
+log "event batches of 500 for ${DURATION}s"
+EVENTS_PS=$($LOAD batches "$GW_PORT" "$TOKEN" "$ROWS" "$DURATION" 4 500) || die "event batches failed"
+log "single events at 1000/s for ${DURATION}s"
+set -- $($LOAD paced "$GW_PORT" "$TOKEN" "$ROWS" 1000 "$DURATION" 16) || die "single events failed"
+P50=$1; P99=$2
+
+echo "BENCH psql_copy_rows_per_s $COPY_RPS rows/s"
+echo "BENCH import_rows_per_s $IMPORT_RPS rows/s"
+echo "BENCH import_vs_psql_copy $(awk -v a="$IMPORT_RPS" -v b="$COPY_RPS" 'BEGIN {printf "%.2f", a/b}') x"
+echo "BENCH events_per_s $EVENTS_PS events/s"
+echo "BENCH event_post_p50_ms $P50 ms"
+echo "BENCH event_post_p99_ms $P99 ms"
