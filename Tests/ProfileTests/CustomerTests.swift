@@ -174,3 +174,28 @@ final class CustomerTests: XCTestCase {
 extension JSONValue {
     var arrayFirst: JSONValue? { if case .array(let a) = self { return a.first }; return nil }
 }
+
+/// Creates of the profile service replay their first answer for a repeated Idempotency-Key.
+final class ProfileIdempotencyTests: XCTestCase {
+    func testARepeatedCreateReplaysAndAReusedKeyIsRefused() throws {
+        let harness = try ProfileHarness()
+        func post(_ path: String, _ json: String, key: String) throws -> TestResponse {
+            var headers = ProfileHarness.headers(for: ProfileHarness.hqAdmin)
+            headers.set("content-type", "application/json")
+            headers.set("idempotency-key", key)
+            return harness.client.execute(.POST, path, headers: headers, body: Array(json.utf8))
+        }
+        let body = #"{"code":"segmentNote","name":"备注","type":"string"}"#
+        let first = try post("/api/v1/attributes", body, key: "k-1")
+        XCTAssertEqual(first.status, 201, first.text)
+        let again = try post("/api/v1/attributes", body, key: "k-1")
+        XCTAssertEqual(again.status, 201, again.text)
+        XCTAssertEqual(again.headers.first("idempotent-replay"), "true")
+        XCTAssertEqual(again.json["code"], "segmentNote")
+        XCTAssertEqual(try post("/api/v1/attributes", #"{"code":"other","name":"x","type":"string"}"#, key: "k-1").status, 422)
+        XCTAssertEqual(try post("/api/v1/attributes", body, key: "k-2").status, 409)   // a new key: a real second create
+        let tag = #"{"code":"vip","name":"贵宾","kind":"manual"}"#
+        XCTAssertEqual(try post("/api/v1/tags", tag, key: "t-1").status, 201)
+        XCTAssertEqual(try post("/api/v1/tags", tag, key: "t-1").headers.first("idempotent-replay"), "true")
+    }
+}

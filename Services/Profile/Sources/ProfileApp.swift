@@ -28,12 +28,15 @@ public final class ProfileApp: Sendable {
         let router = service.router
         let view = CustomerViewAssembler(database: service.database, client: service.client, sources: settings.viewSources)
         CustomerRoutes.register(on: router, store: customers, view: view)
-        AttributeRoutes.register(on: router, catalog: catalog)
+        // Creates replay their first answer when repeated with the same Idempotency-Key (DESIGN.md §3).
+        let idempotency = IdempotencyStore(database: service.database)
+        AttributeRoutes.register(on: router, catalog: catalog, idempotency: idempotency)
         ChangeFeedRoutes.register(on: router, feed: ChangeFeed(database: service.database))
         // wiring: events
         let eventTypes = EventTypeCatalog(database: service.database)
         EventRoutes.register(on: router, types: eventTypes,
-                             ingestor: try EventIngestor(database: service.database, types: eventTypes, settings: settings))
+                             ingestor: try EventIngestor(database: service.database, types: eventTypes, settings: settings),
+                             idempotency: idempotency)
         if !settings.eventSubscribers.isEmpty {
             // Delivers every outbox row of this schema (behaviour events and any other profile events).
             service.add(task: try OutboxRelay(
@@ -44,7 +47,7 @@ public final class ProfileApp: Sendable {
         ImportRoutes.register(on: router, imports: try Imports(service: service, catalog: catalog, orgs: orgs))
         // wiring: tags
         let tagStore = TagStore(database: service.database, catalog: catalog)
-        TagRoutes.register(on: router, store: tagStore)
+        TagRoutes.register(on: router, store: tagStore, idempotency: idempotency)
         LifecycleRoutes.register(on: router, database: service.database, catalog: catalog, orgs: orgs)
         ruleTags = RuleTagWorker(database: service.database,
                                  engine: RuleTagEngine(evaluator: RuleEvaluator(timeZone: settings.service.timeZone),

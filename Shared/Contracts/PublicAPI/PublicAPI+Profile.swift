@@ -177,7 +177,7 @@ extension PublicAPI {
                                 "values": JSONSchema.array(JSONSchema.string(), uniqueItems: true, maxItems: 200),
                                 "description": JSONSchema.string(maxLength: 1000),
                             ], required: ["code", "name", "type"]),
-                            status: 201, response: JSONSchema.ref("Attribute"), extraErrors: [409, 422]),
+                            status: 201, response: JSONSchema.ref("Attribute"), idempotent: true, extraErrors: [409, 422]),
 
             // MARK: imports
             profileEndpoint("POST", "/api/v1/customers:import", "importCustomers", "Customers", .right("edit"),
@@ -224,7 +224,7 @@ extension PublicAPI {
                                     "values": JSONSchema.array(JSONSchema.string()),
                                 ], required: ["type"])),
                             ], required: ["name", "displayName"]),
-                            status: 201, response: JSONSchema.ref("EventType"), extraErrors: [409, 422]),
+                            status: 201, response: JSONSchema.ref("EventType"), idempotent: true, extraErrors: [409, 422]),
 
             // MARK: tags and lifecycle
             profileEndpoint("GET", "/api/v1/tags", "listTags", "Tags", .right("view"),
@@ -247,7 +247,7 @@ extension PublicAPI {
                                 "description": JSONSchema.string(maxLength: 1000),
                                 "isTemplate": JSONSchema.boolean,
                             ], required: ["code", "name", "kind"]),
-                            status: 201, response: JSONSchema.ref("Tag"), extraErrors: [409, 422]),
+                            status: 201, response: JSONSchema.ref("Tag"), idempotent: true, extraErrors: [409, 422]),
             profileEndpoint("GET", "/api/v1/tags/{code}", "getTag", "Tags", .right("view"), "A tag's definition", "标签定义",
                             response: JSONSchema.ref("Tag")),
             profileEndpoint("POST", "/api/v1/tags/{code}/members", "setTagMembers", "Tags", .right("edit"),

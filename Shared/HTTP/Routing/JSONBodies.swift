@@ -6,6 +6,14 @@ extension Request {
     public func decode<T: Decodable>(_ type: T.Type = T.self) throws -> T {
         let bytes = try collectBody()
         guard !bytes.isEmpty else { throw APIError.badRequest("a JSON body is required", field: "$", code: "body_required") }
+        if T.self == JSONValue.self {
+            // An open document (event batches): the direct parser, several times faster than JSONDecoder here.
+            do {
+                return try JSONParser.parse(bytes) as! T
+            } catch {
+                throw APIError.badRequest("the body is not valid JSON: \(error)", field: "$", code: "invalid_json")
+            }
+        }
         do {
             return try JSONCoding.decoder().decode(T.self, from: Data(bytes))
         } catch let error as DecodingError {

@@ -15,7 +15,7 @@ public enum DataPlaneSchema {
     public static let firstReservedVersion = 9001
 
     /// All ServiceKit migrations, in version order.
-    public static var migrations: [Migration] { [outbox, inbox, jobs, schedules] }
+    public static var migrations: [Migration] { [outbox, inbox, jobs, schedules, idempotencyKeys] }
 
     /// `outbox_events`: events written in the caller's transaction, delivered by `OutboxRelay`.
     ///
@@ -96,5 +96,21 @@ public enum DataPlaneSchema {
             last_error text,
             consecutive_failures integer NOT NULL DEFAULT 0
         );
+        """)
+
+    /// `idempotency_keys`: replays of creates that carried an `Idempotency-Key` (`IdempotencyStore`).
+    /// A row with a NULL status is a request in progress. `IF NOT EXISTS`: the gateway had the same
+    /// table from its own migration before it moved here.
+    public static let idempotencyKeys = Migration(version: 9005, name: "servicekit_idempotency_keys", sql: """
+        CREATE TABLE IF NOT EXISTS idempotency_keys (
+            caller_id   text NOT NULL,
+            key         text NOT NULL,
+            fingerprint text NOT NULL,
+            status      integer,
+            body        bytea,
+            created_at  timestamptz NOT NULL DEFAULT now(),
+            PRIMARY KEY (caller_id, key)
+        );
+        CREATE INDEX IF NOT EXISTS idempotency_keys_age ON idempotency_keys (created_at);
         """)
 }

@@ -91,14 +91,6 @@ enum IdentityValidation {
     }
 
     /// `Idempotency-Key`: 1–128 visible ASCII characters.
-    static func idempotencyKey(_ value: String) throws -> String {
-        let u = value.utf8
-        guard (1...128).contains(u.count), u.allSatisfy({ $0 > 0x20 && $0 < 0x7f }) else {
-            throw APIError.badRequest("Idempotency-Key must be 1 to 128 visible ASCII characters", field: "Idempotency-Key")
-        }
-        return value
-    }
-
     static func hasControlCharacters(_ value: String) -> Bool {
         value.unicodeScalars.contains { $0.properties.generalCategory == .control }
     }

@@ -11,7 +11,7 @@ public enum EventRoutes {
     static let eventsOptions = RouteOptions(maxBodyBytes: 4 << 20)
     static let typesOptions = RouteOptions(maxBodyBytes: 64 << 10)
 
-    public static func register(on router: Router, types: EventTypeCatalog, ingestor: EventIngestor) {
+    public static func register(on router: Router, types: EventTypeCatalog, ingestor: EventIngestor, idempotency: IdempotencyStore) {
         router.post("/api/v1/events", options: eventsOptions) { request, context in
             let caller = try context.requireIdentity()
             let body = try request.decode(JSONValue.self)
@@ -40,7 +40,9 @@ public enum EventRoutes {
         }
         router.post("/api/v1/event-types", options: typesOptions) { request, context in
             let caller = try context.requireIdentity()
-            return try .json(try types.create(try request.decode(CreateEventTypeInput.self), caller: caller), status: 201)
+            return try idempotency.create(callerId: caller.userId, request: request) {
+                try types.create(try request.decode(CreateEventTypeInput.self), caller: caller)
+            }
         }
     }
 }

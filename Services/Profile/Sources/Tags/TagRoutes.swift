@@ -11,7 +11,7 @@ public enum TagRoutes {
     static let membersOptions = RouteOptions(maxBodyBytes: 2 << 20)
     static let createOptions = RouteOptions(maxBodyBytes: 256 << 10)
 
-    public static func register(on router: Router, store: TagStore) {
+    public static func register(on router: Router, store: TagStore, idempotency: IdempotencyStore) {
         router.get("/api/v1/tags") { request, context in
             let caller = try context.requireIdentity()
             var kind: TagKind?
@@ -25,7 +25,9 @@ public enum TagRoutes {
         }
         router.post("/api/v1/tags", options: createOptions) { request, context in
             let caller = try context.requireIdentity()
-            return try .json(try store.create(body: try request.decode([String: JSONValue].self), caller: caller), status: 201)
+            return try idempotency.create(callerId: caller.userId, request: request) {
+                try store.create(body: try request.decode([String: JSONValue].self), caller: caller)
+            }
         }
         router.get("/api/v1/tags/{code}") { _, context in
             let caller = try context.requireIdentity()

@@ -12,22 +12,22 @@ import Postgres
 /// Only successful answers are stored, and the caller decides what is stored (a secret shown once is not).
 ///
 /// Thread-safety: the only mutable state, `claims`, is guarded by `lock`.
-final class IdempotencyStore: @unchecked Sendable {
-    let database: PostgresPool
+public final class IdempotencyStore: @unchecked Sendable {
+    public let database: PostgresPool
     private let lock = NSLock()
     private var claims = 0
 
-    static let header = "idempotency-key"
+    public static let header = "idempotency-key"
 
-    init(database: PostgresPool) {
+    public init(database: PostgresPool) {
         self.database = database
     }
 
     /// Runs `work` at most once per (caller, key). `work` returns the response and the body to store
-    /// for replays.
-    func run(callerId: String, request: Request, work: () throws -> (response: Response, stored: [UInt8])) throws -> Response {
+    /// for replays. The table is `idempotency_keys` of the service's schema (`DataPlaneSchema`).
+    public func run(callerId: String, request: Request, work: () throws -> (response: Response, stored: [UInt8])) throws -> Response {
         guard let raw = request.headers.first(Self.header) else { return try work().response }
-        let key = try IdentityValidation.idempotencyKey(raw)
+        let key = try Self.validatedKey(raw)
         var hasher = SHA256()
         hasher.update(Array("\(request.method.rawValue) \(request.path)\n".utf8))
         hasher.update(Self.canonical(try request.collectBody()))
@@ -58,6 +58,23 @@ final class IdempotencyStore: @unchecked Sendable {
         try database.execute("UPDATE idempotency_keys SET status = $3, body = $4 WHERE caller_id = $1 AND key = $2",
                              callerId, key, result.response.status, Data(result.stored))
         return result.response
+    }
+
+    /// A create whose answer is simply its JSON (stored for replays as sent).
+    public func create<T: Encodable>(callerId: String, request: Request, status: Int = 201, _ work: () throws -> T) throws -> Response {
+        try run(callerId: callerId, request: request) {
+            let response = try Response.json(try work(), status: status)
+            return (response, response.body.bytes ?? [])
+        }
+    }
+
+    /// 1 to 128 visible ASCII characters.
+    static func validatedKey(_ value: String) throws -> String {
+        let u = value.utf8
+        guard (1...128).contains(u.count), u.allSatisfy({ $0 > 0x20 && $0 < 0x7f }) else {
+            throw APIError.badRequest("Idempotency-Key must be 1 to 128 visible ASCII characters", field: "Idempotency-Key")
+        }
+        return value
     }
 
     /// The body with JSON object keys sorted, so that a client re-serializing the same document (keys in
