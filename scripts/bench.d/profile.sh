@@ -52,8 +52,14 @@ TOKEN=$(curl -sf -X POST "$API/auth/login" -H 'content-type: application/json' \
     -d "{\"username\":\"admin\",\"password\":\"$PASSWORD\"}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])') \
     || die "login failed"
 AUTH="Authorization: Bearer $TOKEN"
+# The bank's systems import and send events with an API key holding the edit right.
+TOKEN=$(curl -sf -X POST "$API/api-keys" -H "$AUTH" -H 'content-type: application/json' \
+    -d '{"name":"bench core banking","orgId":"hq","rights":["view","edit"]}' \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])') || die "cannot create an API key"
+ADMIN_AUTH="$AUTH"
+AUTH="Authorization: Bearer $TOKEN"
 for b in sh bj gz; do
-    curl -sf -X POST "$API/orgs" -H "$AUTH" -H 'content-type: application/json' \
+    curl -sf -X POST "$API/orgs" -H "$ADMIN_AUTH" -H 'content-type: application/json' \
         -d "{\"id\":\"$b\",\"parentId\":\"hq\",\"kind\":\"branch\",\"name\":\"$b\"}" >/dev/null || die "cannot create org $b"
 done
 
@@ -70,8 +76,9 @@ COPY_RPS=$(awk -v n="$ROWS" -v a="$T0" -v b="$T1" 'BEGIN {printf "%.0f", n/(b-a)
 
 log "importing it through the gateway"
 T0=$(now)
-JOB=$(curl -sf -X POST "$API/customers:import" -H "$AUTH" -H 'content-type: text/csv' --data-binary @"$WORK/customers.csv" \
-    | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])') || die "the import was refused"
+RESPONSE=$(curl -s -X POST "$API/customers:import" -H "$AUTH" -H 'content-type: text/csv' -T "$WORK/customers.csv")
+JOB=$(echo "$RESPONSE" \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])') || die "the import was refused: $RESPONSE"
 while true; do
     STATE=$(curl -sf "$API/imports/$JOB" -H "$AUTH" | python3 -c 'import json,sys; j=json.load(sys.stdin); print(j["status"], j["accepted"], j["rejected"])')
     case "$STATE" in completed*|done*|finished*|failed*) break ;; esac

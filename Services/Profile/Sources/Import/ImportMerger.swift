@@ -83,6 +83,8 @@ public struct ImportMerger: Sendable {
                 try job?.complete(on: conn)
                 return false
             }
+            try conn.execute("CREATE INDEX ON import_batch (line)")
+            try conn.execute("CREATE INDEX ON import_batch (customer_id)")
             try conn.execute("ANALYZE import_batch")
             let rounds: Int = try conn.query("SELECT max(round) AS rounds FROM import_batch")[0].decode("rounds")
 
@@ -158,8 +160,22 @@ public struct ImportMerger: Sendable {
     /// customers in scope, insert the new ones, then update again those a concurrent writer created
     /// meanwhile. Rows left without an outcome exist outside the scope.
     private func merge(round: Int, line: Int64?, scope: Scope, on conn: PostgresConnection) throws {
-        try conn.execute(Self.updateSQL, round, scope.orgPath, line)
+        try update(round: round, line: line, scope: scope, on: conn)
         try conn.execute(Self.insertSQL, round, scope.orgId, scope.orgPath, line)
+        try update(round: round, line: line, scope: scope, on: conn)
+    }
+
+    /// The update of existing customers. A batch is small against `customers`: probing the primary key
+    /// per row beats hashing the whole table, which the planner otherwise picks once customers
+    /// outnumber the batch (a full scan of `customers` per batch). Only for this statement: elsewhere
+    /// hash joins are what keeps the batch's own bookkeeping linear.
+    private func update(round: Int, line: Int64?, scope: Scope, on conn: PostgresConnection) throws {
+        try conn.execute("SET LOCAL enable_hashjoin = off")
+        try conn.execute("SET LOCAL enable_mergejoin = off")
+        defer {
+            _ = try? conn.execute("SET LOCAL enable_hashjoin = on")
+            _ = try? conn.execute("SET LOCAL enable_mergejoin = on")
+        }
         try conn.execute(Self.updateSQL, round, scope.orgPath, line)
     }
 
