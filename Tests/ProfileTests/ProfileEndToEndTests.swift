@@ -110,6 +110,39 @@ final class ProfileEndToEndTests: XCTestCase {
                                 json: #"{"username":"hq_pii","password":"password-hq_pii","orgId":"hq","roles":["viewer"],"rights":["pii"]}"#).status, 201)
         let piiViewer = try login("hq_pii", "password-hq_pii")
         XCTAssertEqual(try call("GET", "/api/v1/customers/SH1", token: piiViewer).decode(JSONValue.self)["phone"], "13812345678")
+        // Events: B cannot post for A's customer; A can, and its import and tags stay its own.
+        let foreignEvent = try call("POST", "/api/v1/events", token: bjOperator,
+                                    json: #"{"eventId":"e-bj-1","customerId":"SH1","name":"app_login","occurredAt":"2026-11-01T08:00:00Z","properties":{}}"#)
+        XCTAssertEqual(foreignEvent.status, 422, foreignEvent.bodyText)
+        XCTAssertEqual(try call("POST", "/api/v1/events", token: shOperator,
+                                json: #"{"eventId":"e-sh-1","customerId":"SH1","name":"app_login","occurredAt":"2026-11-01T08:00:00Z","properties":{}}"#).status, 200)
+        XCTAssertEqual(try call("POST", "/api/v1/events", token: shViewer,
+                                json: #"{"eventId":"e-sh-2","customerId":"SH1","name":"app_login","occurredAt":"2026-11-01T08:00:00Z","properties":{}}"#).status, 403)
+        // Tags: A's tag is invisible to B, and B cannot put A's customer in its own tag.
+        XCTAssertEqual(try call("POST", "/api/v1/tags", token: shOperator, json: #"{"code":"sh_vip","name":"上海贵宾","kind":"manual"}"#).status, 201)
+        XCTAssertEqual(try call("GET", "/api/v1/tags/sh_vip", token: bjOperator).status, 404)
+        XCTAssertEqual(try call("POST", "/api/v1/tags", token: bjOperator, json: #"{"code":"bj_vip","name":"北京贵宾","kind":"manual"}"#).status, 201)
+        let members = try call("POST", "/api/v1/tags/bj_vip/members", token: bjOperator, json: #"{"customerIds":["SH1","BJ1"]}"#)
+        XCTAssertEqual(members.status, 200, members.bodyText)
+        XCTAssertEqual(try members.decode(JSONValue.self)["applied"], 1)
+        XCTAssertEqual(try call("POST", "/api/v1/tags/sh_vip/members", token: bjOperator, json: #"{"customerIds":["BJ1"]}"#).status, 404)
+        // Imports: B's rows for A's unit are rejected; A's import is invisible to B.
+        let imported = try call("POST", "/api/v1/customers:import", token: bjOperator,
+                                body: Array("id,orgId,name\nBJ2,bj,赵敏\nSH2,sh,钱伟\n".utf8), contentType: "text/csv")
+        XCTAssertEqual(imported.status, 202, imported.bodyText)
+        let importId = try XCTUnwrap(try imported.decode(JSONValue.self)["id"]?.stringValue)
+        var job = JSONValue.null
+        for _ in 0..<100 {
+            job = try call("GET", "/api/v1/imports/\(importId)", token: bjOperator).decode(JSONValue.self)
+            if job["status"] == "done" { break }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        XCTAssertEqual(job["status"], "done", "\(job)")
+        XCTAssertEqual(job["accepted"], 1)
+        XCTAssertEqual(job["rejected"], 1)
+        XCTAssertEqual(try call("GET", "/api/v1/imports/\(importId)", token: shOperator).status, 404)
+        XCTAssertEqual(try call("GET", "/api/v1/customers/SH2", token: admin).status, 404)
+
         // The profile's internal routes are not public.
         XCTAssertEqual(try call("GET", "/internal/v1/org-units", token: admin).status, 401)
         // Customer writes are audited at the gateway.

@@ -52,7 +52,8 @@ public final class ProfileApp: Sendable {
         ruleTags = RuleTagWorker(database: service.database,
                                  engine: RuleTagEngine(evaluator: RuleEvaluator(timeZone: settings.service.timeZone),
                                                        lifecycle: try LifecyclePublisher(settings: settings)),
-                                 logger: service.logger)
+                                 logger: service.logger,
+                                 configuration: { var c = RuleTagWorker.Configuration(); c.sweepInterval = settings.tagSweepInterval; return c }())
         service.add(task: ruleTags)
     }
 

@@ -12,6 +12,8 @@ public struct ProfileSettings: Sendable {
     public var viewSources: [String: URL]
     /// Whether events of a name missing from the event-type catalog are accepted (`LATTICE_ACCEPT_UNKNOWN_EVENTS`).
     public var acceptsUnknownEvents: Bool
+    /// How often rule tags with time windows are re-evaluated for every customer (`LATTICE_TAG_SWEEP_INTERVAL`).
+    public var tagSweepInterval: TimeInterval
 
     public init(config: ConfigReader) throws(ConfigError) {
         service = try ServiceSettings(service: "profile", config: config, defaultPort: 8081)
@@ -29,5 +31,6 @@ public struct ProfileSettings: Sendable {
         }
         viewSources = sources
         acceptsUnknownEvents = try config.bool("LATTICE_ACCEPT_UNKNOWN_EVENTS", default: true)
+        tagSweepInterval = try config.duration("LATTICE_TAG_SWEEP_INTERVAL", in: 60...86_400, default: 3_600)
     }
 }

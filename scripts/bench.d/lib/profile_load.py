@@ -1,5 +1,6 @@
-"""Load generators of `scripts/bench profile` (stdlib only): a customers CSV, batched event ingestion
-for a fixed time, and single events at a fixed rate with their latency percentiles."""
+"""Load generators of `scripts/bench profile` (stdlib only): a customers CSV, and batched event ingestion
+for a fixed time. (Single events are paced by wrk with single_event.lua: a Python client would cost as
+much CPU as the service it measures.)"""
 
 import http.client
 import json
@@ -61,55 +62,9 @@ def batches(port, token, customers, seconds, threads, batch):
     print(f"{sum(accepted) / elapsed:.0f}")
 
 
-def paced(port, token, customers, rate, seconds, threads):
-    """Single-event POSTs at `rate` per second for `seconds`; prints p50 and p99 in ms."""
-    latencies = []
-    lock = threading.Lock()
-    failures = []
-    per_thread = rate / threads
-    start = time.time() + 0.2
-
-    def worker(k):
-        conn = _connection(port)
-        n = 0
-        while True:
-            due = start + (n + k / threads) / per_thread
-            if due > start + seconds:
-                return
-            delay = due - time.time()
-            if delay > 0:
-                time.sleep(delay)
-            body = json.dumps(_event(customers))
-            sent = time.time()
-            conn.request("POST", "/api/v1/events", body, {"Authorization": "Bearer " + token,
-                                                          "Content-Type": "application/json"})
-            resp = conn.getresponse()
-            resp.read()
-            # Latency from when the request was due: a late sender counts against us (no coordinated omission).
-            took = time.time() - min(sent, max(due, sent - 1))
-            if resp.status not in (200, 202):
-                failures.append(resp.status)
-            with lock:
-                latencies.append(took * 1000)
-            n += 1
-
-    pool = [threading.Thread(target=worker, args=(k,)) for k in range(threads)]
-    for t in pool:
-        t.start()
-    for t in pool:
-        t.join()
-    if failures:
-        sys.exit(f"single events failed: {failures[:5]}")
-    latencies.sort()
-    p = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))]
-    print(f"{p(0.5):.2f} {p(0.99):.2f} {len(latencies)}")
-
-
 if __name__ == "__main__":
     command = sys.argv[1]
     if command == "csv":
         write_csv(sys.argv[2], int(sys.argv[3]))
     elif command == "batches":
         batches(int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), float(sys.argv[5]), int(sys.argv[6]), int(sys.argv[7]))
-    elif command == "paced":
-        paced(int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), float(sys.argv[5]), float(sys.argv[6]), int(sys.argv[7]))

@@ -94,38 +94,11 @@ public struct EventIngestor: Sendable {
 
         try partitions.ensure(covering: batch.map(\.event.occurredAt))
         let stored = try database.transaction { conn -> Int in
-            let rows = try conn.query("""
-                WITH input AS (
-                    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[])
-                        AS i(event_id, customer_id, org_path, name, occurred_at, properties)),
-                fresh AS (
-                    INSERT INTO event_ids (event_id) SELECT event_id FROM input ORDER BY event_id
-                    ON CONFLICT (event_id) DO NOTHING RETURNING event_id),
-                stored AS (
-                    INSERT INTO events (event_id, customer_id, org_path, name, occurred_at, properties)
-                    SELECT i.event_id, i.customer_id, i.org_path, i.name, i.occurred_at, i.properties::jsonb
-                      FROM input i JOIN fresh f ON f.event_id = i.event_id
-                    RETURNING event_id, customer_id, name, occurred_at),
-                daily AS (
-                    INSERT INTO event_daily_counts AS d (customer_id, name, day, count)
-                    SELECT customer_id, name, (occurred_at AT TIME ZONE $7)::date AS day, count(*)
-                      FROM stored GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
-                    ON CONFLICT (customer_id, name, day) DO UPDATE SET count = d.count + EXCLUDED.count),
-                summaries AS (
-                    INSERT INTO event_summaries AS s (customer_id, name, first_at, last_at, total)
-                    SELECT customer_id, name, min(occurred_at), max(occurred_at), count(*)
-                      FROM stored GROUP BY 1, 2 ORDER BY 1, 2
-                    ON CONFLICT (customer_id, name) DO UPDATE SET
-                        first_at = least(s.first_at, EXCLUDED.first_at),
-                        last_at = greatest(s.last_at, EXCLUDED.last_at),
-                        total = s.total + EXCLUDED.total)
-                SELECT event_id FROM stored
-                """,
-                batch.map(\.event.eventId), batch.map(\.event.customerId), batch.map(\.orgPath), batch.map(\.event.name),
-                batch.map(\.event.occurredAt), batch.map(\.event.propertiesJSON), timeZone)
-            if !subscribers.isEmpty, !rows.isEmpty {
-                var storedIds = Set<String>()
-                for row in rows { storedIds.insert(try row.decode("event_id")) }
+            let storedIds = try EventStore.write(
+                on: conn, eventIds: batch.map(\.event.eventId), customerIds: batch.map(\.event.customerId),
+                orgPaths: batch.map(\.orgPath), names: batch.map(\.event.name), occurredAt: batch.map(\.event.occurredAt),
+                properties: batch.map(\.event.propertiesJSON), timeZone: timeZone)
+            if !subscribers.isEmpty, !storedIds.isEmpty {
                 var events: [OutboxEvent] = []
                 events.reserveCapacity(storedIds.count * subscribers.count)
                 for (event, orgPath) in batch where storedIds.contains(event.eventId) {
@@ -138,7 +111,7 @@ public struct EventIngestor: Sendable {
                 }
                 try outbox.enqueue(on: conn, events: events)
             }
-            return rows.count
+            return storedIds.count
         }
         let unique = batch.count
         return EventIngestResult(accepted: stored, duplicates: duplicates + (unique - stored), rejected: rejected)

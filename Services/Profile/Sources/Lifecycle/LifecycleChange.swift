@@ -57,32 +57,9 @@ struct LifecyclePublisher: Sendable {
             p["to"] = change.to.map { .string($0.rawValue) } ?? .null
             return String(decoding: try encoder.encode(p), as: UTF8.self)
         }
-        try conn.execute("""
-            WITH input AS (
-                SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::text[])
-                    AS i(event_id, customer_id, org_path, occurred_at, properties)),
-            fresh AS (
-                INSERT INTO event_ids (event_id) SELECT event_id FROM input ORDER BY event_id
-                ON CONFLICT (event_id) DO NOTHING RETURNING event_id),
-            stored AS (
-                INSERT INTO events (event_id, customer_id, org_path, name, occurred_at, properties)
-                SELECT i.event_id, i.customer_id, i.org_path, $6, i.occurred_at, i.properties::jsonb
-                  FROM input i JOIN fresh f ON f.event_id = i.event_id
-                RETURNING customer_id, name, occurred_at),
-            daily AS (
-                INSERT INTO event_daily_counts AS d (customer_id, name, day, count)
-                SELECT customer_id, name, (occurred_at AT TIME ZONE $7)::date AS day, count(*)
-                  FROM stored GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
-                ON CONFLICT (customer_id, name, day) DO UPDATE SET count = d.count + EXCLUDED.count)
-            INSERT INTO event_summaries AS s (customer_id, name, first_at, last_at, total)
-            SELECT customer_id, name, min(occurred_at), max(occurred_at), count(*)
-              FROM stored GROUP BY 1, 2 ORDER BY 1, 2
-            ON CONFLICT (customer_id, name) DO UPDATE SET
-                first_at = least(s.first_at, EXCLUDED.first_at),
-                last_at = greatest(s.last_at, EXCLUDED.last_at),
-                total = s.total + EXCLUDED.total
-            """,
-            ids.map { "lifecycle:" + $0.uuidString.lowercased() }, changes.map(\.customerId), changes.map(\.orgPath),
-            changes.map(\.changedAt), properties, Self.eventName, timeZone)
+        _ = try EventStore.write(on: conn, eventIds: ids.map { "lifecycle:" + $0.uuidString.lowercased() },
+                                 customerIds: changes.map(\.customerId), orgPaths: changes.map(\.orgPath),
+                                 names: changes.map { _ in Self.eventName }, occurredAt: changes.map(\.changedAt),
+                                 properties: properties, timeZone: timeZone)
     }
 }
