@@ -128,22 +128,26 @@ extension Optional: PostgresArrayElement where Wrapped: PostgresArrayElement {
 extension Array: PostgresEncodable where Element: PostgresArrayElement {
     public static var postgresType: UInt32 { Element.postgresArrayType }
     public func postgresText() throws -> String {
-        var out = "{"
+        // Built as bytes: batches bind arrays of thousands of elements. `\` and `"` never occur inside
+        // a multi-byte UTF-8 sequence, so escaping byte by byte is exact.
+        var out: [UInt8] = [UInt8(ascii: "{")]
+        out.reserveCapacity(count * 24 + 2)
         for (i, element) in enumerated() {
-            if i > 0 { out += "," }
+            if i > 0 { out.append(UInt8(ascii: ",")) }
             guard let text = try element.postgresArrayElementText() else {
-                out += "NULL"
+                out.append(contentsOf: "NULL".utf8)
                 continue
             }
             // Always quote: no need to know which characters are special in an unquoted element.
-            out += "\""
-            for ch in text.unicodeScalars {
-                if ch == "\\" || ch == "\"" { out += "\\" }
-                out.unicodeScalars.append(ch)
+            out.append(UInt8(ascii: "\""))
+            for byte in text.utf8 {
+                if byte == UInt8(ascii: "\\") || byte == UInt8(ascii: "\"") { out.append(UInt8(ascii: "\\")) }
+                out.append(byte)
             }
-            out += "\""
+            out.append(UInt8(ascii: "\""))
         }
-        return out + "}"
+        out.append(UInt8(ascii: "}"))
+        return String(decoding: out, as: UTF8.self)
     }
 }
 

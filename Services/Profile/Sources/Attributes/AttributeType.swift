@@ -164,9 +164,5 @@ public struct CalendarDay: Sendable, Hashable, CustomStringConvertible {
 
 /// JSON string literals for the few places that assemble JSON text (parameters, never SQL).
 enum JSONText {
-    static func quote(_ s: String) -> String {
-        let data = (try? JSONSerialization.data(withJSONObject: [s], options: [.fragmentsAllowed])) ?? Data("[\"\"]".utf8)
-        let text = String(decoding: data, as: UTF8.self)
-        return String(text.dropFirst().dropLast())
-    }
+    static func quote(_ s: String) -> String { JSONString.quoted(s) }
 }
