@@ -46,6 +46,8 @@ public enum JSONCoding {
     public static func parseDate(_ text: String) -> Date? {
         // Bound the work on hostile input: a valid timestamp is never longer than this.
         guard text.utf8.count <= 64 else { return nil }
-        return try? dateStyle.parse(text)
+        // Our own strict parser: several times faster than Foundation's (event batches carry thousands),
+        // and it refuses what Foundation lets through (2026-02-30, hour 25, trailing text).
+        return RFC3339.parse(text)
     }
 }

@@ -57,7 +57,10 @@ public struct Customer: Sendable, Codable, Equatable {
         registeredAt = try row.decode("registered_at")
         lastActiveAt = try row.decode("last_active_at")
         accountManagerId = try row.decode("account_manager_id")
-        attributes = try JSONCoding.decoder().decode([String: JSONValue].self, from: Data((try row.decode("attributes", as: String.self)).utf8))
+        guard case .object(let stored) = try JSONParser.parse(Array(try row.decode("attributes", as: String.self).utf8)) else {
+            throw PostgresError.decoding(column: "attributes", swiftType: "[String: JSONValue]", postgresType: "jsonb", reason: "not a JSON object")
+        }
+        attributes = stored
         consents = try JSONCoding.decoder().decode([String: ConsentState].self, from: Data((try row.decode("consents", as: String.self)).utf8))
         marketingOptOut = try row.decode("marketing_opt_out")
         version = try row.decode("version")

@@ -66,6 +66,11 @@ struct AggregateFacts: CustomerFacts {
             components = calendar.dateComponents([.year, .month, .day], from: shifted)
         }
         guard let y = components.year, let m = components.month, let d = components.day, y > 0, y <= 9999 else { return nil }
-        return String(format: "%04d-%02d-%02d", y, m, d)
+        // Not String(format:): this runs for every event window of every changed customer.
+        func pad(_ n: Int, _ width: Int) -> String {
+            let s = String(n)
+            return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s
+        }
+        return pad(y, 4) + "-" + pad(m, 2) + "-" + pad(d, 2)
     }
 }
