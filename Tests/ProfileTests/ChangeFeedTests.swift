@@ -74,4 +74,17 @@ final class ChangeFeedTests: XCTestCase {
         try put("S9", #"{"orgId":"bj"}"#)
         XCTAssertTrue(try feed(after: cursor).ids.contains("S9"))
     }
+
+    func testPagesFollowTransactionOrderAcrossADigitBoundary() throws {
+        // Transaction ids 9 and 10: ordered as text, "10" would come first and a cursor past it would
+        // skip 9 for ever.
+        try harness.pool.execute("INSERT INTO customer_changes (tx, customer_id) VALUES ('10', 'Y'), ('9', 'X')")
+        let first = try feed(after: nil)
+        XCTAssertEqual(Array(first.ids.prefix(2)), ["X", "Y"])
+        let r = try harness.call(.GET, "/internal/v1/changes?limit=1", as: nil)
+        XCTAssertEqual(r.json["items"]?.arrayFirst?["customerId"], "X")
+        let next = try XCTUnwrap(r.json["nextCursor"]?.stringValue)
+        let second = try harness.call(.GET, "/internal/v1/changes?limit=1&after=\(next)", as: nil)
+        XCTAssertEqual(second.json["items"]?.arrayFirst?["customerId"], "Y")
+    }
 }

@@ -57,15 +57,17 @@ public struct ChangeFeed: Sendable {
     /// feed's order and visibility rule: other followers of the feed (the rule-tag worker) read it here.
     static func changedCustomers(after cursor: Cursor, limit: Int,
                                  on conn: PostgresConnection) throws -> (customerIds: [String], next: Cursor, rows: Int) {
+        // Ordered by the xid8 column itself (an output alias `tx` of the text would sort "1000" before
+        // "999" and skip changes), which is also the primary key's order: an index range scan.
         let rows = try conn.query("""
-            SELECT tx::text AS tx, seq, customer_id FROM customer_changes
-             WHERE tx < pg_snapshot_xmin(pg_current_snapshot()) AND (tx, seq) > ($1::text::xid8, $2::bigint)
-             ORDER BY tx, seq LIMIT $3
+            SELECT c.tx::text AS tx_text, c.seq, c.customer_id FROM customer_changes c
+             WHERE c.tx < pg_snapshot_xmin(pg_current_snapshot()) AND (c.tx, c.seq) > ($1::text::xid8, $2::bigint)
+             ORDER BY c.tx, c.seq LIMIT $3
             """, String(cursor.tx), cursor.seq, limit)
         var next = cursor
         var ids: [String] = []
         for row in rows {
-            next = Cursor(tx: UInt64(try row.decode("tx", as: String.self)) ?? next.tx, seq: try row.decode("seq"))
+            next = Cursor(tx: UInt64(try row.decode("tx_text", as: String.self)) ?? next.tx, seq: try row.decode("seq"))
             ids.append(try row.decode("customer_id"))
         }
         // One entry per customer of the page, in the order first seen.
