@@ -165,6 +165,42 @@ final class CustomerTests: XCTestCase {
         XCTAssertEqual(view.json["id"], "V1")
     }
 
+    /// One service answers, one is too slow, one is down: the view carries the part that came and names
+    /// the two it lacks. The stand-ins answer the internal contract of services not built yet; the
+    /// profile service calls them over real HTTP.
+    func testTheViewGathersWhatAnswersAndNamesWhatDidNot() throws {
+        let router = Router()
+        router.get("/internal/v1/customers/{id}/journeys") { request, context in
+            // The caller's identity and the request id reach the other service.
+            XCTAssertEqual(request.headers[InternalHeader.orgPath], "/hq/sh/")
+            let id = try context.parameters.require("id")
+            return Response(status: 200, headers: ["content-type": "application/json"],
+                            body: .bytes(Array(#"[{"canvasId":"cv_1","customerId":"\#(id)","status":"active"}]"#.utf8)))
+        }
+        router.get("/internal/v1/customers/{id}/rewards") { _, _ in
+            Thread.sleep(forTimeInterval: 3)   // past the view's deadline
+            return Response(status: 200, headers: ["content-type": "application/json"], body: .bytes(Array("[]".utf8)))
+        }
+        var config = HTTPServerConfiguration(host: "127.0.0.1", port: 0)
+        config.eventLoops = 1
+        config.workers = 4
+        let standIn = HTTPServer(configuration: config, router: router, log: { _ in })
+        try standIn.start()
+        defer { standIn.shutdown() }
+        harness = nil
+        harness = try ProfileHarness(environment: ["LATTICE_SERVICE_CANVAS": "http://127.0.0.1:\(standIn.port)",
+                                                   "LATTICE_SERVICE_REWARDS": "http://127.0.0.1:\(standIn.port)"])
+        XCTAssertEqual(try put("V2", #"{"orgId":"sh"}"#).status, 201)
+        let started = Date()
+        let view = try harness.call(.GET, "/api/v1/customers/V2", as: ProfileHarness.shOperator)
+        XCTAssertEqual(view.status, 200, view.text)
+        XCTAssertLessThan(Date().timeIntervalSince(started), 2.5)
+        XCTAssertEqual(view.json["journeys"], [["canvasId": "cv_1", "customerId": "V2", "status": "active"]])
+        XCTAssertEqual(view.json["rewards"], .null)
+        XCTAssertEqual(view.json["messages"], .null)
+        XCTAssertEqual(view.json["unavailable"], ["dispatcher", "rewards"])
+    }
+
     func testRequestsWithoutTheInternalCredentialAreRefused() throws {
         let r = harness.client.execute(.GET, "/api/v1/customers", headers: HTTPHeaders())
         XCTAssertEqual(r.status, 401)

@@ -147,6 +147,38 @@ final class ImportTests: XCTestCase {
         XCTAssertNil(try customer("B7"))
     }
 
+    func testEveryBadRowCanBeListedPageByPage() throws {
+        // 450 bad rows (more than the job view shows) between good ones.
+        var csv = "id,name,aum\n"
+        for i in 1...600 { csv += i % 4 == 0 ? "G\(i),ok,1\n" : "E\(i),bad,minus\n" }
+        let job = try importAndMerge(csv)
+        let id = try XCTUnwrap(job["id"]?.stringValue)
+        XCTAssertEqual(job["rejected"], 450)
+        XCTAssertEqual(job["accepted"], 150)
+        XCTAssertEqual(errors(job).count, 100)
+
+        var lines: [Int] = []
+        var cursor: String?
+        var pages = 0
+        repeat {
+            let r = try harness.call(.GET, "/api/v1/imports/\(id)/errors?limit=200" + (cursor.map { "&cursor=\($0)" } ?? ""),
+                                     as: ProfileHarness.hqAdmin)
+            XCTAssertEqual(r.status, 200, r.text)
+            if case .array(let items)? = r.json["items"] { lines += items.compactMap { $0["line"]?.intValue } }
+            cursor = r.json["nextCursor"]?.stringValue
+            pages += 1
+        } while cursor != nil && pages < 10
+        XCTAssertEqual(pages, 3)
+        // Physical lines: the header is line 1, so row i is on line i + 1.
+        XCTAssertEqual(lines, (1...600).filter { $0 % 4 != 0 }.map { $0 + 1 })
+
+        XCTAssertEqual(try harness.call(.GET, "/api/v1/imports/\(id)/errors", as: ProfileHarness.bjOperator).status, 404)
+        let badCursor = try harness.call(.GET, "/api/v1/imports/\(id)/errors?cursor=abc", as: ProfileHarness.hqAdmin)
+        XCTAssertEqual(badCursor.status, 400)
+        XCTAssertEqual(badCursor.json["error"]?["details"]?["field"], "cursor")
+        XCTAssertEqual(try harness.call(.GET, "/api/v1/imports/\(id)/errors?limit=5000", as: ProfileHarness.hqAdmin).status, 400)
+    }
+
     func testHeaderAndFormatAreCheckedUpFront() throws {
         func post(_ body: String, _ type: String) throws -> TestResponse {
             try harness.call(.POST, "/api/v1/customers:import", as: ProfileHarness.hqAdmin, body: Array(body.utf8), contentType: type)

@@ -104,6 +104,19 @@ final class TagTests: XCTestCase {
         XCTAssertEqual(try Self.tags(h, "c_pd")["vip"], "gold")
         XCTAssertNil(try Self.tags(h, "c_bj")["vip"])
 
+        // Customer search by tag, and by tag value, within the caller's subtree.
+        func found(_ query: String, _ caller: CallerIdentity) throws -> [String] {
+            let r = try h.call(.GET, "/api/v1/customers?\(query)", as: caller)
+            XCTAssertEqual(r.status, 200, r.text)
+            guard case .array(let items)? = r.json["items"] else { return [] }
+            return items.compactMap { $0["id"]?.stringValue }
+        }
+        XCTAssertEqual(try found("tag=vip", ProfileHarness.hqAdmin), ["c_pd", "c_sh"])
+        XCTAssertEqual(try found("tag=vip:gold", ProfileHarness.hqAdmin), ["c_pd", "c_sh"])
+        XCTAssertEqual(try found("tag=vip:silver", ProfileHarness.hqAdmin), [])
+        XCTAssertEqual(try found("tag=vip", ProfileHarness.pdOperator), ["c_pd"])
+        XCTAssertEqual(try found("tag=vip", ProfileHarness.bjOperator), [])
+
         // The same again changes nothing; a sub-branch operator cannot touch the branch's customer.
         XCTAssertEqual(try h.call(.POST, "/api/v1/tags/vip/members", as: ProfileHarness.shOperator,
                                   json: #"{"customerIds": ["c_sh"], "value": "gold"}"#).json["unchanged"], 1)

@@ -190,6 +190,11 @@ extension PublicAPI {
             profileEndpoint("GET", "/api/v1/imports/{id}", "getImport", "Customers", .right("view"),
                             "An import's progress, outcome counts and first row errors", "导入任务的进度、结果计数与前若干行错误",
                             response: importJobSchema),
+            profileEndpoint("GET", "/api/v1/imports/{id}/errors", "listImportErrors", "Customers", .right("view"),
+                            "Every rejected row of an import, by line: its line in the file, the field at fault and why",
+                            "导入任务的全部错误行（按行号）：文件中的行号、出错字段与原因",
+                            response: JSONSchema.page(of: importRowErrorSchema),
+                            query: [PublicQueryParameter.limit(maximum: 1000, defaultValue: 200), .cursor]),
             // MARK: events
             profileEndpoint("POST", "/api/v1/events", "ingestEvents", "Events", .right("edit"),
                             "Ingest behaviour events: one event or {events: [...]} (up to 1000); idempotent by eventId",
@@ -284,6 +289,15 @@ extension PublicAPI {
 
 // MARK: imports
 extension PublicAPI {
+    /// Why one row of an import was rejected.
+    static var importRowErrorSchema: JSONValue {
+        JSONSchema.object([
+            "line": JSONSchema.integer(description: "Physical line of the file (the CSV header is line 1)."),
+            "field": JSONSchema.nullable(JSONSchema.string()),
+            "message": JSONSchema.string(),
+        ], required: ["line", "message"])
+    }
+
     /// An import job (`POST /api/v1/customers:import`, `GET /api/v1/imports/{id}`).
     static var importJobSchema: JSONValue {
         JSONSchema.object([
@@ -295,11 +309,8 @@ extension PublicAPI {
             "total": JSONSchema.integer(description: "Data rows read (final once the upload ended)."),
             "accepted": JSONSchema.integer(),
             "rejected": JSONSchema.integer(),
-            "errors": JSONSchema.array(JSONSchema.object([
-                "line": JSONSchema.integer(description: "Physical line of the file (the CSV header is line 1)."),
-                "field": JSONSchema.nullable(JSONSchema.string()),
-                "message": JSONSchema.string(),
-            ], required: ["line", "message"]), maxItems: 100),
+            // The first row errors; `GET /api/v1/imports/{id}/errors` lists them all.
+            "errors": JSONSchema.array(importRowErrorSchema, maxItems: 100),
             "failure": JSONSchema.nullable(JSONSchema.string()),
             "createdBy": JSONSchema.string(),
             "createdAt": JSONSchema.dateTime,

@@ -1,11 +1,13 @@
 -- wrk script of `scripts/bench profile`: single-event POSTs with unique event ids, paced per connection
 -- (wrk's delay hook) so that CONNECTIONS connections send about RATE events per second in all.
--- Environment: TOKEN, CUSTOMERS, RATE, CONNECTIONS.
+-- Environment: TOKEN, CUSTOMERS, RATE, CONNECTIONS; PAUSE_MS, when set, is the pause itself (the bench
+-- calibrates it: each connection's cycle is its pause plus the response time).
 local counter = 0
 local thread_id = 0
 local token = os.getenv("TOKEN")
 local customers = tonumber(os.getenv("CUSTOMERS") or "1000")
-local pause = 1000 * tonumber(os.getenv("CONNECTIONS") or "16") / tonumber(os.getenv("RATE") or "1000")
+local pause = tonumber(os.getenv("PAUSE_MS") or "")   -- whole milliseconds: wrk truncates
+    or 1000 * tonumber(os.getenv("CONNECTIONS") or "16") / tonumber(os.getenv("RATE") or "1000")
 
 function setup(thread)
     thread_id = thread_id + 1

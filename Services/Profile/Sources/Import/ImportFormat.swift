@@ -35,8 +35,9 @@ public struct ImportLimits: Sendable {
     public var maximumColumns: Int = 300
     /// Most data rows of one file.
     public var maximumRows: Int = 50_000_000
-    /// Row errors kept per import (all are counted in `rejected`).
-    public var maximumStoredErrors: Int = 10_000
+    /// Row errors kept per import (all are counted in `rejected`): by default every one, so that each
+    /// bad row of the largest file can be listed (`GET /api/v1/imports/{id}/errors`).
+    public var maximumStoredErrors: Int = 50_000_000
     /// Errors shown in the job view.
     public var errorsShown: Int = 100
     /// COPY-format bytes staged per transaction while the upload streams.

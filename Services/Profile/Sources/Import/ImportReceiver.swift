@@ -172,12 +172,18 @@ struct ImportUpload {
         let receiver = self.receiver
         let staged = stagedRows
         try receiver.database.transaction { conn in
-            if staged == 0 {
-                try conn.execute("""
-                    UPDATE imports SET status = 'done', finished_at = now(), updated_at = now() WHERE id = $1
-                    """, id)
-            } else {
-                try conn.execute("UPDATE imports SET status = 'merging', updated_at = now() WHERE id = $1", id)
+            // Only an upload still receiving moves on: one that was presumed dead meanwhile (its heartbeat
+            // went stale and its staged rows were dropped) must not be merged with part of its rows.
+            let moved = try conn.execute("""
+                UPDATE imports SET status = CASE WHEN $2 THEN 'done' ELSE 'merging' END,
+                       finished_at = CASE WHEN $2 THEN now() END, updated_at = now()
+                WHERE id = $1 AND status = 'receiving'
+                """, id, staged == 0)
+            guard moved == 1 else {
+                throw APIError(status: 409, code: "import_abandoned",
+                               message: "the import was ended as abandoned while it was still uploading; upload the file again")
+            }
+            if staged > 0 {
                 try receiver.jobs.enqueue(on: conn, queue: ImportMerger.queue, payload: ImportMerger.Payload(importId: id),
                                           maxAttempts: 100, dedupeKey: "import:\(id)")
             }

@@ -40,11 +40,33 @@ public struct ImportStore: Sendable {
         return try ImportJob(row: row, errors: try errors(of: id, on: conn))
     }
 
+    /// Every row error of an import in the caller's subtree, by line, a page at a time (the job view
+    /// shows only the first ones). The sort key is the line number as decimal text.
+    public func errors(importId id: String, caller: CallerIdentity, page: PageRequest) throws -> Page<ImportRowError> {
+        guard id.utf8.count == 24, id.hasPrefix("imp_") else { throw Self.notFound }
+        var afterLine: Int64 = 0
+        if let after = page.after {
+            guard let line = Int64(after), line > 0 else { throw PageRequest.malformedCursor }
+            afterLine = line
+        }
+        return try database.withConnection { conn in
+            guard try !conn.query("SELECT 1 FROM imports WHERE id = $1 AND starts_with(org_path, $2)", id, caller.orgPath).isEmpty else {
+                throw Self.notFound
+            }
+            let fetched = try conn.query("""
+                SELECT line, field, message FROM import_errors WHERE import_id = $1 AND line > $2 ORDER BY line LIMIT $3
+                """, id, afterLine, page.limit + 1).map(Self.rowError)
+            return PageRequest.page(fetched, limit: page.limit) { String($0.line) }
+        }
+    }
+
+    private static func rowError(_ row: PostgresRow) throws -> ImportRowError {
+        ImportRowError(line: try row.decode("line", as: Int.self), field: try row.decode("field"), message: try row.decode("message"))
+    }
+
     private func errors(of id: String, on conn: PostgresConnection) throws -> [ImportRowError] {
         try conn.query("SELECT line, field, message FROM import_errors WHERE import_id = $1 ORDER BY line LIMIT $2",
-                       id, limits.errorsShown).map {
-            ImportRowError(line: try $0.decode("line", as: Int.self), field: try $0.decode("field"), message: try $0.decode("message"))
-        }
+                       id, limits.errorsShown).map(Self.rowError)
     }
 
     /// Starts an import for `caller` (status `receiving`).
@@ -68,7 +90,7 @@ public struct ImportStore: Sendable {
     }
 
     /// Fails uploads whose heartbeat stopped (their process was killed mid-upload) and drops their
-    /// staged rows. Cheap (a partial index); run before each new upload.
+    /// staged rows. Cheap (a partial index); run before each new upload and each read of a job.
     func failAbandonedUploads() throws {
         let rows = try database.query("""
             UPDATE imports SET status = 'failed', failure = 'the upload stopped before its end (its process ended)',
