@@ -180,6 +180,61 @@ extension Array: PostgresDecodable where Element: PostgresDecodable {
 /// Exact numeric text → Decimal.
 enum PostgresNumeric {
     static func parse(_ text: String) -> Decimal? {
+        if let value = parseShort(text) { return value }
+        return parseGeneral(text)
+    }
+
+    /// The common case without Foundation's string parsing: `[-]digits[.digits]` whose significant
+    /// digits fit a `UInt64` (19 of them), built exactly from the integer mantissa and a power of ten.
+    /// Nil hands the text to `parseGeneral` (longer mantissas, odd forms, and every malformed text).
+    static func parseShort(_ text: String) -> Decimal? {
+        var text = text
+        return text.withUTF8 { b -> Decimal? in
+            var i = 0
+            var negative = false
+            if i < b.count, b[i] == UInt8(ascii: "-") { negative = true; i += 1 }
+            var mantissa: UInt64 = 0
+            var significant = 0         // digits in `mantissa`, leading zeros not counted
+            var fractionDigits = 0      // fraction digits taken into `mantissa`
+            var heldZeros = 0           // fraction zeros kept back until a non-zero digit follows them
+            var sawDigit = false
+            var inFraction = false
+            func append(_ d: UInt64) -> Bool {
+                if mantissa == 0 && d == 0 { return true }
+                guard significant < 19 else { return false }   // 19 digits always fit a UInt64
+                mantissa = mantissa * 10 + d
+                significant += 1
+                return true
+            }
+            while i < b.count {
+                let c = b[i]
+                i += 1
+                if c == UInt8(ascii: ".") {
+                    guard !inFraction else { return nil }
+                    inFraction = true
+                    continue
+                }
+                guard c >= 0x30 && c <= 0x39 else { return nil }
+                sawDigit = true
+                let d = UInt64(c - 0x30)
+                if !inFraction {
+                    guard append(d) else { return nil }
+                } else if d == 0 {
+                    heldZeros += 1
+                } else {
+                    for _ in 0..<heldZeros { guard append(0) else { return nil } }
+                    guard append(d) else { return nil }
+                    fractionDigits += heldZeros + 1
+                    heldZeros = 0
+                }
+            }
+            guard sawDigit, fractionDigits <= 100 else { return nil }
+            if mantissa == 0 { return Decimal.zero }   // -0 and 0.000 are zero (a negative zero would be NaN)
+            return Decimal(sign: negative ? .minus : .plus, exponent: -fractionDigits, significand: Decimal(mantissa))
+        }
+    }
+
+    static func parseGeneral(_ text: String) -> Decimal? {
         if text == "NaN" { return Decimal.nan }
         var bytes = Substring(text)
         var negative = false

@@ -9,7 +9,7 @@ public struct PostgresColumn: Sendable, Equatable {
 /// The rows of a query result, copied out of libpq (the `PGresult` is cleared before this exists),
 /// so it is an immutable value that can be kept and shared between threads.
 public struct PostgresRows: Sendable, RandomAccessCollection {
-    let storage: Storage
+    @usableFromInline let storage: Storage
 
     /// The command tag, e.g. `SELECT 3`, `INSERT 0 1`.
     public let commandTag: String
@@ -22,14 +22,16 @@ public struct PostgresRows: Sendable, RandomAccessCollection {
     public subscript(position: Int) -> PostgresRow { PostgresRow(storage: storage, index: position) }
 
     // Thread-safety: immutable after construction.
-    final class Storage: Sendable {
-        let columns: [PostgresColumn]
-        let columnIndex: [String: Int]
+    // Visible to inlined code so that `PostgresRow.decode` is specialized in the calling module: called
+    // generically across the module boundary, each field paid for metadata lookups and witness calls.
+    @usableFromInline final class Storage: Sendable {
+        @usableFromInline let columns: [PostgresColumn]
+        @usableFromInline let columnIndex: [String: Int]
         let rowCount: Int
         /// All field bytes back to back; `starts`/`lengths` per cell, row-major; length -1 is NULL.
-        let bytes: [UInt8]
-        let starts: [Int]
-        let lengths: [Int32]
+        @usableFromInline let bytes: [UInt8]
+        @usableFromInline let starts: [Int]
+        @usableFromInline let lengths: [Int32]
 
         init(columns: [PostgresColumn], rowCount: Int, bytes: [UInt8], starts: [Int], lengths: [Int32]) {
             self.columns = columns
@@ -51,13 +53,14 @@ public struct PostgresRows: Sendable, RandomAccessCollection {
 /// let note = try row.decode("note", as: String?.self)   // NULL → nil
 /// ```
 public struct PostgresRow: Sendable {
-    let storage: PostgresRows.Storage
+    @usableFromInline let storage: PostgresRows.Storage
     /// The row's position in its result.
     public let index: Int
 
     public var columns: [PostgresColumn] { storage.columns }
 
     /// Decodes the column named `column` (the first one, if several share the name).
+    @inlinable
     public func decode<T: PostgresDecodable>(_ column: String, as type: T.Type = T.self) throws(PostgresError) -> T {
         guard let i = storage.columnIndex[column] else {
             throw PostgresError.decoding(column: column, swiftType: "\(T.self)", postgresType: "-",
@@ -67,6 +70,7 @@ public struct PostgresRow: Sendable {
     }
 
     /// Decodes the column at zero-based `column`.
+    @inlinable
     public func decode<T: PostgresDecodable>(_ column: Int, as type: T.Type = T.self) throws(PostgresError) -> T {
         guard column >= 0, column < storage.columns.count else {
             throw PostgresError.decoding(column: "#\(column)", swiftType: "\(T.self)", postgresType: "-",
@@ -92,6 +96,7 @@ public struct PostgresRow: Sendable {
         return cell(i).bytes == nil
     }
 
+    @usableFromInline
     func cell(_ column: Int) -> PostgresCell {
         let k = index * storage.columns.count + column
         let length = storage.lengths[k]

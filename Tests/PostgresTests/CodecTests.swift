@@ -66,6 +66,30 @@ final class CodecTests: XCTestCase {
         }
     }
 
+    /// The byte-level path for short mantissas must agree with the general one on every value it takes.
+    func testShortNumericPathAgreesWithTheGeneralOne() {
+        var rng = SystemRandomNumberGenerator()
+        var texts = ["0", "0.0", "-0", "00012.3400", "1", "10", "1000000", "0.05", "-0.000001", "9999999999999999999",
+                     "999999999999999999.9", "123.4567890123456789", "5000000.01", "-42.10"]
+        for _ in 0..<5_000 {
+            let integer = String(UInt64.random(in: 0...UInt64.max, using: &rng) >> UInt64.random(in: 0...63, using: &rng))
+            let fraction = String(UInt32.random(in: 0...UInt32.max, using: &rng) >> UInt32.random(in: 0...31, using: &rng))
+            let zeros = String(repeating: "0", count: Int.random(in: 0...3, using: &rng))
+            let sign = Bool.random(using: &rng) ? "-" : ""
+            texts.append(Bool.random(using: &rng) ? sign + integer : sign + integer + "." + zeros + fraction + zeros)
+        }
+        for text in texts {
+            let general = PostgresNumeric.parseGeneral(text)
+            if let short = PostgresNumeric.parseShort(text) {
+                XCTAssertEqual(short, general, text)
+                XCTAssertEqual(short.description, general?.description, text)
+            }
+            XCTAssertEqual(PostgresNumeric.parse(text)?.description, general?.description, text)
+        }
+        XCTAssertNotNil(PostgresNumeric.parseShort("5000000.01"))     // the fast path is taken
+        XCTAssertNil(PostgresNumeric.parseShort("12345678901234567890"))   // 20 digits: the general path
+    }
+
     func testArrayLiteralParsing() throws {
         func parse(_ text: String) throws -> [String?] {
             try PostgresArrayLiteral.parse(Array(text.utf8)[...]).map { $0.map { String(decoding: $0, as: UTF8.self) } }
