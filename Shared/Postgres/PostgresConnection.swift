@@ -16,13 +16,16 @@ public enum PostgresIsolationLevel: String, Sendable {
 /// Thread-safety: NOT thread-safe. A `PGconn` must only be used by one thread at a time; the pool
 /// lends each connection to one caller at a time and a connection must not escape that call.
 ///
-/// Every statement is sent with `PQexecParams` (values separate from SQL, text format). A server
+/// Every statement is sent with its values separate from the SQL (text format): unnamed with
+/// `PQexecParams` the first time, then prepared and run by name (`PreparedStatementCache`). A server
 /// error (`.server`) leaves the connection usable; a broken socket turns into `.connectionLost` and
 /// `isBroken` becomes true, after which the pool discards the connection.
 public final class PostgresConnection {
     /// The configuration this connection was opened with.
     public let configuration: PostgresConfiguration
     private(set) var handle: OpaquePointer?
+    /// Named statements of this session.
+    private var statements = PreparedStatementCache()
 
     private init(configuration: PostgresConfiguration, handle: OpaquePointer) {
         self.configuration = configuration
@@ -250,15 +253,51 @@ public final class PostgresConnection {
             buffer.append(0)
             types.append(type(of: bind).postgresType)
         }
+        let key = PreparedStatementCache.Key(sql: sql, types: types)
+        var plan = statements.plan(for: key)
+        if case .prepare(let name) = plan {
+            plan = try prepare(key, as: name) ? .execute(name) : .unnamed
+        }
         let result: OpaquePointer? = buffer.withUnsafeBufferPointer { buf in
             let values: [UnsafePointer<CChar>?] = starts.map { start in start.map { buf.baseAddress! + $0 } }
             return values.withUnsafeBufferPointer { vals in
                 types.withUnsafeBufferPointer { oids in
-                    PQexecParams(handle, sql, Int32(binds.count), oids.baseAddress, vals.baseAddress, nil, nil, 0)
+                    if case .execute(let name) = plan {
+                        return PQexecPrepared(handle, name, Int32(binds.count), vals.baseAddress, nil, nil, 0)
+                    }
+                    return PQexecParams(handle, sql, Int32(binds.count), oids.baseAddress, vals.baseAddress, nil, nil, 0)
                 }
             }
         }
-        return try check(result)
+        do {
+            return try check(result)
+        } catch {
+            // The server re-plans a named statement when its tables change, but refuses one whose
+            // result columns changed (0A000): forget it, so the next call prepares it anew.
+            if case .execute = plan, case .server(let e) = error, e.sqlState == "0A000" { statements.forget(key) }
+            throw error
+        }
+    }
+
+    /// Prepares `key` under `name`. False (send it unnamed) when the session is in a failed
+    /// transaction or the cache could not be cleared; throws the server's error for a bad statement.
+    private func prepare(_ key: PreparedStatementCache.Key, as name: String) throws(PostgresError) -> Bool {
+        guard let handle, PQtransactionStatus(handle) != PQTRANS_INERROR else { return false }
+        if statements.isFull {
+            guard let cleared = PQexec(handle, "DEALLOCATE ALL") else { return false }
+            let ok = PQresultStatus(cleared) == PGRES_COMMAND_OK
+            PQclear(cleared)
+            guard ok else { return false }
+            statements.reset()
+        }
+        let result = key.types.withUnsafeBufferPointer { oids in
+            PQprepare(handle, name, key.sql, Int32(key.types.count), oids.baseAddress)
+        }
+        // A statement the server refuses to parse fails here with its own error (inside a transaction
+        // the refusal has aborted it, so sending it again would only report that).
+        PQclear(try check(result))
+        statements.remember(key, as: name)
+        return true
     }
 
     /// Turns a `PGresult` into success or a typed error (clearing it on error).
