@@ -16,10 +16,7 @@ final class ConnectionTests: XCTestCase {
 
     override func setUpWithError() throws {
         schema = TestDatabase.uniqueSchema("conn")
-        let admin = try PostgresConnection.connect(TestDatabase.configuration())
-        try admin.execute("CREATE SCHEMA \(PostgresIdentifier.quoted(schema))")
-        admin.close()
-        connection = try PostgresConnection.connect(TestDatabase.configuration(schema: schema))
+        connection = try TestDatabase.connection(schema: schema)
     }
 
     override func tearDown() {

@@ -8,10 +8,7 @@ final class CopyTests: XCTestCase {
 
     override func setUpWithError() throws {
         schema = TestDatabase.uniqueSchema("copy")
-        let admin = try PostgresConnection.connect(TestDatabase.configuration())
-        try admin.execute("CREATE SCHEMA \(PostgresIdentifier.quoted(schema))")
-        admin.close()
-        connection = try PostgresConnection.connect(TestDatabase.configuration(schema: schema))
+        connection = try TestDatabase.connection(schema: schema)
         try connection.execute("CREATE TABLE items (id bigint PRIMARY KEY, name text, amount numeric, seen timestamptz)")
     }
 

@@ -31,6 +31,14 @@ enum TestDatabase {
         "t_\(prefix)_\(UUID().uuidString.prefix(8).lowercased())"
     }
 
+    /// Creates `schema` and returns a connection that uses it.
+    static func connection(schema: String) throws -> PostgresConnection {
+        let admin = try PostgresConnection.connect(configuration())
+        defer { admin.close() }
+        try admin.execute("CREATE SCHEMA \(PostgresIdentifier.quoted(schema))")
+        return try PostgresConnection.connect(configuration(schema: schema))
+    }
+
     /// Creates `schema` and returns a pool whose connections use it.
     static func pool(schema: String, poolSize: Int = 4, acquireTimeout: TimeInterval = 2) throws -> PostgresPool {
         let admin = try PostgresConnection.connect(configuration())
