@@ -59,15 +59,20 @@ struct PreparedStatementCache {
     /// Statements worth naming: those that plan. Utility statements (BEGIN, SET, CREATE, COPY …) are
     /// cheap to parse, and some may not be prepared at all.
     static func isDataStatement(_ sql: String) -> Bool {
-        var word: [UInt8] = []
+        // The first word, lower-cased, packed into an integer: no allocation for the BEGINs and COMMITs
+        // that pass here on every transaction. Seven letters at most, so "selected" is not "select".
+        var word: UInt64 = 0
+        var letters = 0
         for byte in sql.utf8 {
-            if word.isEmpty && (byte == 32 || byte == 9 || byte == 10 || byte == 13 || byte == 40) { continue }
-            guard (byte >= 65 && byte <= 90) || (byte >= 97 && byte <= 122), word.count < 7 else { break }   // one more than "select", so "selected" is not it
-            word.append(byte | 0x20)
+            if letters == 0 && (byte == 32 || byte == 9 || byte == 10 || byte == 13 || byte == 40) { continue }
+            guard (byte >= 65 && byte <= 90) || (byte >= 97 && byte <= 122), letters < 7 else { break }
+            word = word << 8 | UInt64(byte | 0x20)
+            letters += 1
         }
-        switch String(decoding: word, as: UTF8.self) {
-        case "select", "insert", "update", "delete", "with": return true
-        default: return false
-        }
+        return dataStatementWords.contains(word)
     }
+
+    private static let dataStatementWords: Set<UInt64> = Set(["select", "insert", "update", "delete", "with"].map { name in
+        name.utf8.reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+    })
 }

@@ -22,9 +22,12 @@ public struct ImportStore: Sendable {
         return "imp_" + padded.prefix(20)
     }
 
+    /// The shape `newId()` makes; anything else cannot exist, so it is a 404 without a query.
+    static func isImportId(_ id: String) -> Bool { id.utf8.count == 24 && id.hasPrefix("imp_") }
+
     /// The import, if it belongs to the caller's subtree (another branch's is 404, like a missing one).
     public func job(id: String, caller: CallerIdentity) throws -> ImportJob {
-        guard id.utf8.count == 24, id.hasPrefix("imp_") else { throw Self.notFound }
+        guard Self.isImportId(id) else { throw Self.notFound }
         return try database.withConnection { conn in
             let rows = try conn.query("SELECT \(ImportJob.columns) FROM imports WHERE id = $1 AND starts_with(org_path, $2)",
                                       id, caller.orgPath)
@@ -43,7 +46,7 @@ public struct ImportStore: Sendable {
     /// Every row error of an import in the caller's subtree, by line, a page at a time (the job view
     /// shows only the first ones). The sort key is the line number as decimal text.
     public func errors(importId id: String, caller: CallerIdentity, page: PageRequest) throws -> Page<ImportRowError> {
-        guard id.utf8.count == 24, id.hasPrefix("imp_") else { throw Self.notFound }
+        guard Self.isImportId(id) else { throw Self.notFound }
         var afterLine: Int64 = 0
         if let after = page.after {
             guard let line = Int64(after), line > 0 else { throw PageRequest.malformedCursor }
