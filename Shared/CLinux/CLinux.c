@@ -31,6 +31,7 @@ int lattice_accept(int fd) { return accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK
 int lattice_errno(void) { return errno; }
 
 #include <arpa/inet.h>
+#include <netdb.h>
 #include <string.h>
 #include <unistd.h>
 #include <fcntl.h>
@@ -85,6 +86,57 @@ int lattice_listen(const char *host, int port, int backlog, int reuseport, int *
 
 /// send(2) that never raises SIGPIPE.
 ssize_t lattice_send(int fd, const void *buf, size_t len) { return send(fd, buf, len, MSG_NOSIGNAL); }
+
+int lattice_connect_tcp(const char *host, int port, int *in_progress) {
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof(ss));
+    socklen_t len;
+    struct sockaddr_in *v4 = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&ss;
+    if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET; v4->sin_port = htons((uint16_t)port); len = sizeof(*v4);
+    } else if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6; v6->sin6_port = htons((uint16_t)port); len = sizeof(*v6);
+    } else {
+        return -EINVAL;
+    }
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -errno;
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    *in_progress = 0;
+    if (connect(fd, (struct sockaddr *)&ss, len) != 0) {
+        if (errno != EINPROGRESS) { int e = errno; close(fd); return -e; }
+        *in_progress = 1;
+    }
+    return fd;
+}
+
+int lattice_socket_error(int fd) {
+    int error = 0;
+    socklen_t len = sizeof(error);
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &len) != 0) return errno;
+    return error;
+}
+
+int lattice_resolve_host(const char *host, char *out, size_t outlen) {
+    struct addrinfo hints, *found = 0;
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    int rc = getaddrinfo(host, 0, &hints, &found);
+    if (rc != 0) return rc;
+    out[0] = 0;
+    // IPv4 first: our services listen on 0.0.0.0, and "localhost" lists ::1 before 127.0.0.1.
+    for (struct addrinfo *a = found; a && !out[0]; a = a->ai_next) {
+        if (a->ai_family == AF_INET) inet_ntop(AF_INET, &((struct sockaddr_in *)a->ai_addr)->sin_addr, out, (socklen_t)outlen);
+    }
+    for (struct addrinfo *a = found; a && !out[0]; a = a->ai_next) {
+        if (a->ai_family == AF_INET6) inet_ntop(AF_INET6, &((struct sockaddr_in6 *)a->ai_addr)->sin6_addr, out, (socklen_t)outlen);
+    }
+    freeaddrinfo(found);
+    return out[0] ? 0 : EAI_NONAME;
+}
 
 void lattice_ignore_sigpipe(void) { signal(SIGPIPE, SIG_IGN); }
 

@@ -23,6 +23,16 @@ int lattice_accept_peer(int fd, char *addr, size_t addrlen);
 int lattice_listen(const char *host, int port, int backlog, int reuseport, int *bound_port);
 /// send(2) that never raises SIGPIPE.
 ssize_t lattice_send(int fd, const void *buf, size_t len);
+/// Starts a non-blocking TCP connection to an IPv4 or IPv6 literal (TCP_NODELAY, close-on-exec).
+/// Returns the fd (`*in_progress` set when the connection completes later: wait for writability, then
+/// read `lattice_socket_error`), or -errno; -EINVAL for a host that is not a literal.
+int lattice_connect_tcp(const char *host, int port, int *in_progress);
+/// The pending error of a socket (SO_ERROR): 0 once a non-blocking connect has succeeded.
+int lattice_socket_error(int fd);
+/// Resolves `host` to the numeric text of its first IPv4 address, else its first IPv6 one (blocking:
+/// call off event loops).
+/// Returns 0, or getaddrinfo's error code.
+int lattice_resolve_host(const char *host, char *out, size_t outlen);
 void lattice_ignore_sigpipe(void);
 /// Marks the calling thread as an event-loop thread (a thread-local flag), and reads the mark.
 void lattice_set_on_event_loop(int on);

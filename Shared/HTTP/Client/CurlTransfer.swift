@@ -5,8 +5,11 @@ import Foundation
 struct PreparedRequest {
     var method: String
     var url: String
-    /// Complete header lines, e.g. `Accept: application/json`.
-    var headerLines: [String]
+    /// The fields to send, checked (token names, no control characters in values).
+    var fields: [HTTPHeaders.Field]
+    /// Whether `fields` name a user agent, or an `Expect` of the caller's own.
+    var hasUserAgent: Bool
+    var hasExpect: Bool
     var body: [UInt8]?
     /// A body read while it is sent, instead of `body`; `uploadLength` nil sends it chunked.
     var upload: UploadSource? = nil
@@ -245,9 +248,7 @@ func configureTransfer(_ request: PreparedRequest, on handle: CurlEasyHandle, co
         check(lattice_curl_setopt_off_t(easy, CURLOPT_MAXFILESIZE_LARGE, curl_off_t(sink.maxBodyBytes)))
     }
     if !configuration.useEnvironmentProxy { setString(CURLOPT_PROXY, "") }
-    if !request.headerLines.contains(where: { $0.utf8.count >= 11 && HTTPHeaders.equalNames($0.prefix(11), "user-agent:") }) {
-        setString(CURLOPT_USERAGENT, configuration.userAgent)
-    }
+    if !request.hasUserAgent { setString(CURLOPT_USERAGENT, configuration.userAgent) }
 
     let context = Unmanaged.passUnretained(sink).toOpaque()
     check(lattice_curl_setopt_write_callback(easy, CURLOPT_WRITEFUNCTION, writeBody))
@@ -256,7 +257,7 @@ func configureTransfer(_ request: PreparedRequest, on handle: CurlEasyHandle, co
     check(lattice_curl_setopt_pointer(easy, CURLOPT_HEADERDATA, context))
 
     var headerList: UnsafeMutablePointer<curl_slist>? = nil
-    for line in request.headerLines {
+    for line in curlHeaderLines(request) {
         guard let extended = curl_slist_append(headerList, line) else {
             curl_slist_free_all(headerList)
             setup.error = CURLE_OUT_OF_MEMORY
@@ -296,6 +297,18 @@ func configureTransfer(_ request: PreparedRequest, on handle: CurlEasyHandle, co
         setString(CURLOPT_CUSTOMREQUEST, request.method)
     }
     return setup
+}
+
+/// The fields as libcurl takes them: curl drops a header given as "Name:" with nothing after it, and
+/// "Name;" is its way to send a field with an empty value. libcurl adds `Expect: 100-continue` to larger
+/// bodies and then waits for an interim answer; our servers answer directly, so the header would only
+/// add a round trip (or a 1 s stall): an empty `Expect:` turns it off.
+private func curlHeaderLines(_ request: PreparedRequest) -> [String] {
+    var lines: [String] = []
+    lines.reserveCapacity(request.fields.count + 1)
+    for field in request.fields { lines.append(field.value.isEmpty ? field.name + ";" : field.name + ": " + field.value) }
+    if !request.hasExpect { lines.append("Expect:") }
+    return lines
 }
 
 /// What a finished transfer produced, read from the handle.

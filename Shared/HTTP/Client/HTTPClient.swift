@@ -130,6 +130,8 @@ public final class HTTPClient: @unchecked Sendable {
             }
         }
         // On an HTTP event loop the transfer runs on that loop itself: no thread hop either way.
+        if let transport = LoopTransport.current,
+           transport.submit(prepared, configuration: configuration, completion: finish) { return }
         if let onLoop = CurlLoopDriver.current {
             onLoop.submit(prepared, pool: pool, configuration: configuration, completion: finish)
             return
@@ -217,7 +219,7 @@ public final class HTTPClient: @unchecked Sendable {
     // MARK: Validation
 
     /// Header names the client sets itself; a caller's copy would corrupt the framing.
-    private static let forbiddenHeaders: Set<String> = ["content-length", "transfer-encoding"]
+    private static let forbiddenHeaders = ["content-length", "transfer-encoding"]
 
     /// Checks the request and turns it into header lines; all input problems become typed errors here,
     /// before anything touches libcurl.
@@ -228,15 +230,11 @@ public final class HTTPClient: @unchecked Sendable {
         guard Self.isAcceptableURL(request.url) else { throw .invalidURL }
 
         var headers = request.headers
-        var added: [(name: String, value: String)] = context.headers
-        if let credential = configuration.internalCredential {
-            added.append((InternalHeader.credential, credential))
-        }
-        for field in added { headers.set(field.name, field.value) }
+        var added = context.headers
+        if let credential = configuration.internalCredential { added.append((InternalHeader.credential, credential)) }
+        headers.set(added)
 
-        var lines: [String] = []
-        lines.reserveCapacity(headers.count + 1)
-        var hasExpect = false
+        var hasExpect = false, hasUserAgent = false
         for field in headers {
             guard Self.isToken(field.name) else { throw .invalidRequest("header name \"\(field.name.prefix(64))\" is not a token") }
             guard Self.isFieldValue(field.value) else {
@@ -246,16 +244,12 @@ public final class HTTPClient: @unchecked Sendable {
                 throw .invalidRequest("header \(field.name) is set by the client")
             }
             if HTTPHeaders.equalNames(field.name, "expect") { hasExpect = true }
-            // curl drops a header given as "Name:" with nothing after it; "Name;" is its way to send
-            // a field with an empty value.
-            lines.append(field.value.isEmpty ? "\(field.name);" : "\(field.name): \(field.value)")
+            if HTTPHeaders.equalNames(field.name, "user-agent") { hasUserAgent = true }
         }
-        // libcurl adds `Expect: 100-continue` to larger bodies and then waits for an interim answer;
-        // our servers answer directly, so the header would only add a round trip (or a 1 s stall).
-        if !hasExpect { lines.append("Expect:") }
 
         return PreparedRequest(
-            method: request.method, url: request.url, headerLines: lines, body: request.body,
+            method: request.method, url: request.url, fields: headers.fields, hasUserAgent: hasUserAgent,
+            hasExpect: hasExpect, body: request.body,
             connectTimeoutMs: Self.clampMs(request.connectTimeoutMs ?? configuration.connectTimeoutMs),
             timeoutMs: Self.clampMs(request.timeoutMs ?? configuration.timeoutMs),
             idempotent: request.isIdempotent)
@@ -266,17 +260,7 @@ public final class HTTPClient: @unchecked Sendable {
 
     /// RFC 9110 token characters.
     private static func isToken(_ text: String) -> Bool {
-        guard !text.isEmpty else { return false }
-        for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-                 UInt8(ascii: "0")...UInt8(ascii: "9"):
-                continue
-            default:
-                guard "!#$%&'*+-.^_`|~".utf8.contains(byte) else { return false }
-            }
-        }
-        return true
+        !text.isEmpty && text.utf8.allSatisfy(RequestHeadParser.isTokenChar)
     }
 
     /// A field value without CR, LF, NUL or other control characters (tab allowed): these are what

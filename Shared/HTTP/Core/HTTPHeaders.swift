@@ -34,7 +34,29 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral {
         remove(name)
         fields.append((name, value))
     }
+    /// `set` for several fields at once, in one pass over the existing ones.
+    public mutating func set(_ replacements: [Field]) {
+        guard !replacements.isEmpty else { return }
+        fields.removeAll { field in replacements.contains { Self.equalNames($0.name, field.name) } }
+        fields.append(contentsOf: replacements)
+    }
+
     public mutating func remove(_ name: String) { fields.removeAll { Self.equalNames($0.name, name) } }
+
+    /// ASCII case-insensitive comparison without allocating. Header names are compared this way
+    /// hundreds of times per proxied request, so native strings are compared as bytes in place.
+    @inlinable
+    public static func equalNames(_ a: String, _ b: String) -> Bool {
+        guard a.utf8.count == b.utf8.count else { return false }
+        let fast = a.utf8.withContiguousStorageIfAvailable { x in
+            b.utf8.withContiguousStorageIfAvailable { y in
+                for k in 0..<x.count where lowercase(x[k]) != lowercase(y[k]) { return false }
+                return true
+            }
+        }
+        if let fast, let answer = fast { return answer }
+        return equalNames(a[...], b[...])
+    }
 
     /// ASCII case-insensitive comparison without allocating.
     @inlinable

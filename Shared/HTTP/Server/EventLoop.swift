@@ -44,6 +44,8 @@ final class EventLoop: @unchecked Sendable {
     private var auxiliaryTimer: (() -> Void)?
     /// The HTTP client's transfers started on this loop, created on first use.
     var clientDriver: CurlLoopDriver?
+    /// The HTTP client's own transport for plain-HTTP calls made on this loop, created on first use.
+    var clientTransport: LoopTransport?
 
     /// The loop that owns the calling thread, if it is an event-loop thread.
     static var current: EventLoop? {
@@ -149,6 +151,7 @@ final class EventLoop: @unchecked Sendable {
             }
         }
         // Stopped: close whatever is left.
+        clientTransport?.shutdown()
         for c in connections { c?.close() }
         if listenFd >= 0 { close(listenFd); listenFd = -1 }
         stopped.withLock { $0 = true }
@@ -265,6 +268,7 @@ final class EventLoop: @unchecked Sendable {
             acceptBatch()
         }
         for c in connections { c?.checkDeadline(now: now) }
+        clientTransport?.sweep(now: now)
         if draining && (connectionCount == 0 || now >= forceCloseAt) {
             for c in connections { c?.close() }
             running = false

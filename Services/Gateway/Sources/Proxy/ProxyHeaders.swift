@@ -4,7 +4,7 @@ import HTTP
 /// Which headers cross the gateway. Hop-by-hop fields stay on their hop; the client's credentials and
 /// any internal or identity header it sent are dropped, so nobody can speak for another caller.
 enum ProxyHeaders {
-    static let hopByHop: Set<String> = [
+    static let hopByHop: [String] = [
         "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
         "transfer-encoding", "upgrade", "host", "content-length", "expect",
     ]
