@@ -2,30 +2,7 @@ import Contracts
 import Foundation
 import Postgres
 
-/// Everything rules can ask about one customer, as the change feed and the snapshot hand it to the
-/// segment service: attributes (built-in and custom, unmasked: internal only), tags, and event
-/// aggregates (daily counts of the last `dailyWindowDays` days, first/last occurrence, total).
-public struct CustomerFactsDocument: Sendable, Codable, Equatable {
-    public struct EventAggregate: Sendable, Codable, Equatable {
-        public var total: Int64
-        public var firstAt: Date
-        public var lastAt: Date
-        /// `YYYY-MM-DD` (bank time zone) → count.
-        public var daily: [String: Int]
-    }
-
-    public var customerId: String
-    /// False when the customer no longer exists (the segment drops it).
-    public var exists: Bool
-    public var orgPath: String?
-    public var attributes: [String: JSONValue]
-    public var tags: [String: String]
-    public var events: [String: EventAggregate]
-
-    /// Daily counts older than this are left out of the document (rules look back at most this far
-    /// through aggregates; older windows use first/last/total).
-    static let dailyWindowDays = 400
-
+extension CustomerFactsDocument {
     /// The documents of `ids` (in the order given), read on `conn` so a snapshot reads one consistent view.
     static func load(_ ids: [String], on conn: PostgresConnection) throws -> [CustomerFactsDocument] {
         guard !ids.isEmpty else { return [] }

@@ -20,6 +20,8 @@ final class HostResolver: Sendable {
     let timeToLiveNs: UInt64 = 30_000_000_000
     let failureTimeToLiveNs: UInt64 = 5_000_000_000
     let maxEntries = 1_024
+    /// Names resolved at once, each on a thread of its own; more wait for their next request.
+    let maxResolving = 8
 
     /// The numeric address for `host` (an IP literal is its own), or nil while it is unknown.
     func address(of host: String) -> String? {
@@ -32,7 +34,11 @@ final class HostResolver: Sendable {
                 table[host] = entry
                 return (entry.address, true)
             }
-            if table.count >= maxEntries { table.removeAll() }
+            if table.values.filter({ $0.resolving }).count >= maxResolving { return (nil, false) }
+            if table.count >= maxEntries {
+                // Forget one settled name (never one being resolved: its thread will write it back).
+                if let victim = table.first(where: { !$0.value.resolving })?.key { table[victim] = nil } else { return (nil, false) }
+            }
             table[host] = Entry(address: nil, expires: 0, resolving: true)
             return (nil, true)
         }
@@ -57,9 +63,10 @@ final class HostResolver: Sendable {
         thread.start()
     }
 
-    /// IPv4 dotted quads and IPv6 literals (the URL's brackets already removed).
+    /// IPv4 dotted quads and IPv6 literals (the URL's brackets already removed), as `inet_pton` reads
+    /// them: `127.1` or a zone index is not one (libcurl, which understands those, takes them).
     static func isLiteral(_ host: String) -> Bool {
-        if host.utf8.contains(UInt8(ascii: ":")) { return true }
-        return !host.isEmpty && host.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2E }
+        var buffer = [UInt8](repeating: 0, count: 16)
+        return inet_pton(AF_INET, host, &buffer) == 1 || inet_pton(AF_INET6, host, &buffer) == 1
     }
 }

@@ -14,7 +14,7 @@ import Glibc
 ///
 /// Thread-safety: used only on its loop's thread.
 final class LoopTransport: LoopWatcher {
-    typealias Completion = (AttemptOutcome) -> Void
+    typealias Completion = @Sendable (AttemptOutcome) -> Void
 
     /// One request on its way, with what it needs to be sent again after a stale connection.
     struct Exchange {
@@ -23,6 +23,9 @@ final class LoopTransport: LoopWatcher {
         let address: String
         let port: Int
         let isHead: Bool
+        /// Whether the request may be sent twice (a stale connection's retry needs that, unless the
+        /// upstream cannot have received all of it).
+        let idempotent: Bool
         let limits: Limits
         let deadline: UInt64
         let completion: Completion
@@ -45,6 +48,8 @@ final class LoopTransport: LoopWatcher {
     /// Requests waiting for a connection to their upstream, oldest first.
     private var waiting: [String: [Exchange]] = [:]
     private var scratch = [UInt8](repeating: 0, count: 64 * 1024)
+    /// Set by `shutdown`: nothing new starts, so every request still gets its one completion.
+    private var stopping = false
     static let maxIdlePerUpstream = 256
 
     init(loop: EventLoop) { self.loop = loop }
@@ -61,7 +66,7 @@ final class LoopTransport: LoopWatcher {
     /// Starts `request` and returns true, or returns false when this transport can't carry it (the
     /// caller then uses libcurl). `completion` runs later on this loop.
     func submit(_ request: PreparedRequest, configuration: HTTPClient.Configuration, completion: @escaping Completion) -> Bool {
-        guard request.upload == nil, !configuration.useEnvironmentProxy, let target = UpstreamTarget(url: request.url),
+        guard !stopping, request.upload == nil, !configuration.useEnvironmentProxy, let target = UpstreamTarget(url: request.url),
               let address = HostResolver.shared.address(of: target.host) else { return false }
         let limits = Limits(maxHeaderBytes: max(configuration.maxResponseHeaderBytes, 1_024),
                             maxBodyBytes: max(configuration.maxResponseBodyBytes, 0),
@@ -70,7 +75,7 @@ final class LoopTransport: LoopWatcher {
                             connectionsPerUpstream: max(configuration.maxConcurrentRequests, 1))
         let exchange = Exchange(bytes: Self.encode(request, target: target, userAgent: configuration.userAgent),
                                 key: address + " " + String(target.port), address: address, port: target.port,
-                                isHead: request.method == "HEAD", limits: limits,
+                                isHead: request.method == "HEAD", idempotent: request.idempotent, limits: limits,
                                 deadline: MonotonicClock.nanoseconds() &+ UInt64(request.timeoutMs) * 1_000_000,
                                 completion: completion)
         start(exchange)
@@ -85,17 +90,21 @@ final class LoopTransport: LoopWatcher {
         }
         if !request.hasUserAgent { head += "User-Agent: " + userAgent + "\r\n" }
         for field in request.fields { head += field.name + ": " + field.value + "\r\n" }
-        let sendsBody = request.body != nil || ["POST", "PUT", "PATCH"].contains(request.method)
+        let sendsBody = request.method != "HEAD" && (request.body != nil || ["POST", "PUT", "PATCH"].contains(request.method))
         if sendsBody { head += "Content-Length: " + String(request.body?.count ?? 0) + "\r\n" }
         head += "\r\n"
         var bytes = Array(head.utf8)
-        if let body = request.body, request.method != "HEAD" { bytes.append(contentsOf: body) }
+        if sendsBody, let body = request.body { bytes.append(contentsOf: body) }
         return bytes
     }
 
     // MARK: Connections
 
     private func start(_ exchange: Exchange) {
+        guard !stopping else {
+            exchange.completion(.failure(Self.stopped, newConnections: exchange.newConnections))
+            return
+        }
         if var list = idle[exchange.key], let connection = list.popLast() {
             idle[exchange.key] = list
             begin(exchange, on: connection, reused: true)
@@ -109,10 +118,19 @@ final class LoopTransport: LoopWatcher {
     }
 
     private func open(_ exchange: Exchange) {
+        guard !stopping else {
+            exchange.completion(.failure(Self.stopped, newConnections: exchange.newConnections))
+            return
+        }
         var inProgress: Int32 = 0
         let fd = lattice_connect_tcp(exchange.address, Int32(exchange.port), &inProgress)
         guard fd >= 0 else {
-            exchange.completion(.failure(.connectionRefused, newConnections: exchange.newConnections))
+            // Out of descriptors or ports, or no route: answered on a later turn of the loop, never
+            // inside the caller's `send` (a caller retrying from its completion would recurse).
+            let error: HTTPClientError = -fd == ECONNREFUSED ? .connectionRefused
+                : .transport(code: Int(CURLE_COULDNT_CONNECT.rawValue), message: "cannot connect to the upstream (errno \(-fd))")
+            let completion = exchange.completion, opened = exchange.newConnections
+            loop.execute { completion(.failure(error, newConnections: opened)) }
             return
         }
         var exchange = exchange
@@ -224,12 +242,16 @@ final class LoopTransport: LoopWatcher {
 
     private func succeed(_ connection: UpstreamConnection, reusable: Bool) {
         guard let exchange = connection.exchange, let parser = connection.parser else { return }
+        // An answer that came before the whole request was sent (a 413 to a large body, say) leaves the
+        // rest of the body unsent: the next request would land in the middle of it.
+        let fullySent = connection.written == exchange.bytes.count
         connection.exchange = nil
         connection.parser = nil
-        if reusable && (idle[exchange.key]?.count ?? 0) < Self.maxIdlePerUpstream {
+        if reusable && fullySent && !stopping && (idle[exchange.key]?.count ?? 0) < Self.maxIdlePerUpstream {
             connection.state = .idle
             connection.idleSince = MonotonicClock.nanoseconds()
             idle[exchange.key, default: []].append(connection)
+            loop.watch(fd: connection.fd, readable: true, writable: false, watcher: self)
         } else {
             close(connection)
         }
@@ -241,11 +263,13 @@ final class LoopTransport: LoopWatcher {
 
     /// The connection broke. On a kept-alive connection that had not answered anything, the upstream
     /// most likely closed it while idle, before our request arrived: that request goes once more on a
-    /// fresh connection. Anything else fails.
+    /// fresh connection — if it may be repeated, or if it was not sent whole (RFC 9110 §9.2.2: a POST
+    /// the upstream may have processed is never sent twice). Anything else fails.
     private func lost(_ connection: UpstreamConnection, _ error: HTTPClientError) {
         guard var exchange = connection.exchange else { close(connection); return }
         let silent = !(connection.parser?.receivedAny ?? false)
-        if connection.reused && silent && !exchange.retried {
+        let repeatable = exchange.idempotent || connection.written < exchange.bytes.count
+        if connection.reused && silent && repeatable && !exchange.retried && !stopping {
             connection.exchange = nil
             close(connection)
             exchange.retried = true
@@ -305,24 +329,29 @@ final class LoopTransport: LoopWatcher {
                 continue
             }
         }
-        for (key, queue) in waiting {
-            let expired = queue.filter { $0.deadline <= now }
-            guard !expired.isEmpty else { continue }
+        // Take every expired request out first, then complete them: a completion may queue new
+        // requests, which must not be overwritten by a stale copy of the queue.
+        var expired: [Exchange] = []
+        for key in Array(waiting.keys) {
+            guard let queue = waiting[key], queue.contains(where: { $0.deadline <= now }) else { continue }
+            expired += queue.filter { $0.deadline <= now }
             let kept = queue.filter { $0.deadline > now }
             waiting[key] = kept.isEmpty ? nil : kept
-            for exchange in expired { exchange.completion(.failure(.timeout, newConnections: 0)) }
         }
+        for exchange in expired { exchange.completion(.failure(.timeout, newConnections: exchange.newConnections)) }
     }
+
+    private static let stopped = HTTPClientError.transport(code: Int(CURLE_ABORTED_BY_CALLBACK.rawValue), message: "the event loop stopped")
 
     /// The loop stops: whatever is in flight fails, every connection closes.
     func shutdown() {
-        for connection in Array(connections.values) {
-            fail(connection, .transport(code: Int(CURLE_ABORTED_BY_CALLBACK.rawValue), message: "the event loop stopped"))
-        }
-        let queued = waiting.values.flatMap { $0 }
-        waiting.removeAll()
-        for exchange in queued {
-            exchange.completion(.failure(.transport(code: Int(CURLE_ABORTED_BY_CALLBACK.rawValue), message: "the event loop stopped"), newConnections: 0))
+        stopping = true
+        // Completions may try to start more; `stopping` makes those fail at once, so this ends.
+        while !waiting.isEmpty || !connections.isEmpty {
+            let queued = waiting.values.flatMap { $0 }
+            waiting.removeAll()
+            for exchange in queued { exchange.completion(.failure(Self.stopped, newConnections: exchange.newConnections)) }
+            for connection in Array(connections.values) { fail(connection, Self.stopped) }
         }
     }
 }

@@ -139,6 +139,8 @@ struct UpstreamResponseParser {
         let valid = head.withUnsafeBufferPointer { b -> Bool in
             for line in lines.dropFirst() {
                 guard line.end > line.start else { return false }
+                // A bare CR, LF or NUL inside a field is how responses get split (RFC 9110 §5.5).
+                for k in line.start..<line.end where b[k] == 13 || b[k] == 10 || b[k] == 0 { return false }
                 if b[line.start] == 0x20 || b[line.start] == 0x09 {
                     // Obsolete line folding (§5.2): part of the previous field's value.
                     guard !parsed.isEmpty else { return false }
@@ -192,7 +194,7 @@ struct UpstreamResponseParser {
                 throw .transport(code: Int(CURLE_WEIRD_SERVER_REPLY.rawValue), message: "the upstream sent an invalid content-length")
             }
             guard length <= maxBodyBytes else { throw .responseTooLarge }
-            body.reserveCapacity(length)
+            body.reserveCapacity(min(length, 1 << 20))   // the upstream's say-so is no reason to take 64 MB at once
             framing = .length(remaining: length)
             if length == 0 { finished = true }
             return

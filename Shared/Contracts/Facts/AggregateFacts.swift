@@ -1,8 +1,8 @@
-import Contracts
 import Foundation
 
 /// The rule evaluator's view of one customer, answered from a `CustomerFactsDocument` (attributes, tags
-/// and event aggregates), for rule tags and lifecycle stages.
+/// and event aggregates): rule tags and lifecycle stages in the profile service, and the reference the
+/// segment service's set-based engine must agree with.
 ///
 /// **Event counts come from daily aggregates, so windows have day granularity.** A window of at least a
 /// day covers `N = ceil(window / 1 day)` local days in the bank's time zone: the days from
@@ -16,26 +16,26 @@ import Foundation
 /// known to be inside). "Did not within 10m" is exact; "twice within 10m" is not — the canvas, which
 /// sees single events, is the place for such rules.
 ///
-/// Without a window: the total. `where` filters are refused when a tag rule is saved (`TagRuleCheck`);
+/// Without a window: the total. `where` filters are refused when a tag rule is saved (the profile's `TagRuleCheck`);
 /// here they are ignored. Segments and lists are never members (refused when saved, too).
-struct AggregateFacts: CustomerFacts {
-    var document: CustomerFactsDocument
+public struct AggregateFacts: CustomerFacts {
+    public var document: CustomerFactsDocument
     let calendar: Calendar
 
-    init(document: CustomerFactsDocument, timeZone: TimeZone) {
+    public init(document: CustomerFactsDocument, timeZone: TimeZone) {
         self.document = document
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = timeZone
         self.calendar = calendar
     }
 
-    func attribute(_ name: String) -> JSONValue? { document.attributes[name] }
+    public func attribute(_ name: String) -> JSONValue? { document.attributes[name] }
 
-    func tagValues(_ code: String) -> [String]? {
+    public func tagValues(_ code: String) -> [String]? {
         document.tags[code].map { $0.isEmpty ? [] : [$0] }
     }
 
-    func eventCount(name: String, matching filter: EventFilter?, since: Date?, until: Date) -> Int {
+    public func eventCount(name: String, matching filter: EventFilter?, since: Date?, until: Date) -> Int {
         guard let aggregate = document.events[name] else { return 0 }
         guard let since else { return Int(clamping: aggregate.total) }
         let window = until.timeIntervalSince(since)
@@ -54,8 +54,8 @@ struct AggregateFacts: CustomerFacts {
         return count
     }
 
-    func isMember(segment id: String) -> Bool { false }
-    func isMember(list id: String) -> Bool { false }
+    public func isMember(segment id: String) -> Bool { false }
+    public func isMember(list id: String) -> Bool { false }
 
     /// `YYYY-MM-DD` of `instant`'s local date (minus `minusDays` days): sorts as the dates do.
     func dayKey(_ instant: Date, minusDays: Int = 0) -> String? {
