@@ -32,6 +32,7 @@ let package = Package(
         .target(name: "Profile", dependencies: ["ServiceKit"], path: "Services/Profile/Sources",
                 resources: [.copy("Migrations")]),
         .executableTarget(name: "lattice-profile", dependencies: ["Profile"], path: "Services/Profile/Main"),
+        .target(name: "Segment", dependencies: ["ServiceKit"], path: "Services/Segment/Sources"),
 
         // Test support shared by test targets: fixture processes, the test database.
         .target(name: "TestSupport", dependencies: ["Postgres"], path: "Tests/TestSupport"),
@@ -48,6 +49,7 @@ let package = Package(
         .testTarget(name: "ServiceKitTests", dependencies: ["ServiceKit", "TestSupport"], path: "Tests/ServiceKitTests"),
         .testTarget(name: "GatewayTests", dependencies: ["Gateway", "TestSupport"], path: "Tests/GatewayTests"),
         .testTarget(name: "ProfileTests", dependencies: ["Profile", "Gateway", "TestSupport"], path: "Tests/ProfileTests"),
+        .testTarget(name: "SegmentTests", dependencies: ["Segment"], path: "Tests/SegmentTests"),
     ],
     swiftLanguageModes: [.v6]
 )
