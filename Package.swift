@@ -41,6 +41,7 @@ let package = Package(
         .executableTarget(name: "HTTPBenchServer", dependencies: ["HTTP"], path: "Tests/Fixtures/HTTPBenchServer"),
         .executableTarget(name: "OutboxRelayFixture", dependencies: ["ServiceKit"], path: "Tests/Fixtures/OutboxRelayFixture"),
         .executableTarget(name: "ServiceFixture", dependencies: ["ServiceKit"], path: "Tests/Fixtures/ServiceFixture"),
+        .executableTarget(name: "SegmentBench", dependencies: ["Segment"], path: "Tests/Fixtures/SegmentBench"),
 
         // Tests
         .testTarget(name: "ContractsTests", dependencies: ["Contracts"], path: "Tests/ContractsTests"),

@@ -60,33 +60,40 @@ public struct RuleEvaluator: Sendable {
 
     /// Whether an attribute (or property) with `value` (nil: not set) satisfies `condition` at `now`.
     public func evaluate(_ condition: AttributeCondition, value: JSONValue?, now: Date) -> Bool {
-        let value: JSONValue? = value == .null ? nil : value
+        evaluate(condition, prepared: value.map(PreparedValue.init), now: now)
+    }
+
+    /// `evaluate(_:value:now:)` for a value classified beforehand: the same answer, without reading
+    /// the value's text again (the segment engine tests each distinct value of a column this way).
+    public func evaluate(_ condition: AttributeCondition, prepared: PreparedValue?, now: Date) -> Bool {
+        let prepared: PreparedValue? = prepared?.json == .null ? nil : prepared
         switch condition.op {
-        case .isSet: return value != nil
-        case .isNotSet: return value == nil
+        case .isSet: return prepared != nil
+        case .isNotSet: return prepared == nil
         default: break
         }
-        guard let value else { return false }
+        guard let prepared else { return false }
+        let value = prepared.json
         switch (condition.op, condition.operand) {
         case (.eq, .scalar(let operand)):
-            return comparison.equals(value, operand)
+            return equals(prepared, operand)
         case (.ne, .scalar(let operand)):
-            return !comparison.equals(value, operand)
+            return !equals(prepared, operand)
         case (.gt, .scalar(let operand)):
-            return order(value, operand) == .orderedDescending
+            return order(prepared, operand) == .orderedDescending
         case (.gte, .scalar(let operand)):
-            return order(value, operand).map { $0 != .orderedAscending } ?? false
+            return order(prepared, operand).map { $0 != .orderedAscending } ?? false
         case (.lt, .scalar(let operand)):
-            return order(value, operand) == .orderedAscending
+            return order(prepared, operand) == .orderedAscending
         case (.lte, .scalar(let operand)):
-            return order(value, operand).map { $0 != .orderedDescending } ?? false
+            return order(prepared, operand).map { $0 != .orderedDescending } ?? false
         case (.between, .range(let lo, let hi)):
-            guard let fromLow = order(value, lo), let toHigh = order(value, hi) else { return false }
+            guard let fromLow = order(prepared, lo), let toHigh = order(prepared, hi) else { return false }
             return fromLow != .orderedAscending && toHigh != .orderedDescending
         case (.in, .list(let operands)):
-            return operands.contains { comparison.equals(value, $0) }
+            return operands.contains { equals(prepared, $0) }
         case (.notIn, .list(let operands)):
-            return !operands.contains { comparison.equals(value, $0) }
+            return !operands.contains { equals(prepared, $0) }
         case (.contains, .scalar(let operand)):
             switch value {
             case .string(let text):
@@ -103,14 +110,14 @@ public struct RuleEvaluator: Sendable {
             return text.hasPrefix(prefix)
         case (.within, .duration(let window)):
             let since = now.addingTimeInterval(-window.timeInterval)
-            switch time(of: value) {
+            switch time(of: prepared) {
             case .instant(let t)?: return t >= since && t <= now
             case .day(let start, let end)?: return end > since && start <= now
             case nil: return false
             }
         case (.notWithin, .duration(let window)):
             let since = now.addingTimeInterval(-window.timeInterval)
-            switch time(of: value) {
+            switch time(of: prepared) {
             case .instant(let t)?: return t < since
             case .day(_, let end)?: return end <= since
             case nil: return false
@@ -153,9 +160,14 @@ public struct RuleEvaluator: Sendable {
         }
     }
 
-    private func order(_ value: JSONValue, _ operand: RuleScalar) -> ComparisonResult? {
-        guard let scalar = RuleScalar(value) else { return nil }
+    private func order(_ value: PreparedValue, _ operand: RuleScalar) -> ComparisonResult? {
+        guard let scalar = value.scalar else { return nil }
         return comparison.compare(scalar, operand)
+    }
+
+    private func equals(_ value: PreparedValue, _ operand: RuleScalar) -> Bool {
+        guard let scalar = value.scalar else { return false }
+        return comparison.equals(scalar, operand)
     }
 
     private enum TimeValue {
@@ -165,13 +177,28 @@ public struct RuleEvaluator: Sendable {
     }
 
     /// The time a value stands for: an instant for a timestamp, the local day for a date.
-    private func time(of value: JSONValue) -> TimeValue? {
-        guard case .string(let text) = value else { return nil }
-        if let day = CalendarDay.parse(text) {
-            return .day(start: day.start(in: comparison.calendar), end: day.end(in: comparison.calendar))
+    private func time(of value: PreparedValue) -> TimeValue? {
+        switch value.scalar {
+        case .day(let day, _)?: return .day(start: day.start(in: comparison.calendar), end: day.end(in: comparison.calendar))
+        case .timestamp(let instant, _)?: return .instant(instant)
+        default: return nil
         }
-        return RFC3339.parse(text).map(TimeValue.instant)
     }
+}
+
+/// An attribute value classified once, as the rule language reads it (a number, a decimal string, a
+/// date, a timestamp, other text, a bool, or no scalar at all), for testing many conditions against it.
+public struct PreparedValue: Sendable, Hashable {
+    public let json: JSONValue
+    let scalar: RuleScalar?
+
+    public init(_ json: JSONValue) {
+        self.json = json
+        scalar = RuleScalar(json)
+    }
+
+    public static func == (lhs: PreparedValue, rhs: PreparedValue) -> Bool { lhs.json == rhs.json }
+    public func hash(into hasher: inout Hasher) { hasher.combine(json) }
 }
 
 /// One event's properties seen as facts, so `where` is decided by the same code as customer attributes.

@@ -10,7 +10,8 @@ import Foundation
 /// entry); `distinctValues` says how large it has grown.
 struct AttributeColumn: Sendable {
     private(set) var codes: [UInt32] = []
-    private(set) var values: [JSONValue] = []
+    /// Distinct values, classified once (code - 1 → value).
+    private(set) var values: [PreparedValue] = []
     private var codeOf: [JSONValue: UInt32] = [:]
 
     var distinctValues: Int { values.count }
@@ -22,7 +23,7 @@ struct AttributeColumn: Sendable {
             if let known = codeOf[value] {
                 code = known
             } else {
-                values.append(value)
+                values.append(PreparedValue(value))
                 code = UInt32(values.count)
                 codeOf[value] = code
             }
@@ -36,15 +37,15 @@ struct AttributeColumn: Sendable {
 
     func value(at slot: Int) -> JSONValue? {
         guard slot < codes.count, codes[slot] != 0 else { return nil }
-        return values[Int(codes[slot]) - 1]
+        return values[Int(codes[slot]) - 1].json
     }
 
     /// The slots below `count` whose value satisfies `condition` at `now`.
     func select(_ condition: AttributeCondition, evaluator: RuleEvaluator, now: Date, count: Int) -> Bitmap {
         var table = [UInt8](repeating: 0, count: values.count + 1)
-        table[0] = evaluator.evaluate(condition, value: nil, now: now) ? 1 : 0
+        table[0] = evaluator.evaluate(condition, prepared: nil, now: now) ? 1 : 0
         var any = table[0] != 0
-        for (k, value) in values.enumerated() where evaluator.evaluate(condition, value: value, now: now) {
+        for (k, value) in values.enumerated() where evaluator.evaluate(condition, prepared: value, now: now) {
             table[k + 1] = 1
             any = true
         }

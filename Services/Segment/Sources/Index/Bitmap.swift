@@ -4,7 +4,7 @@
 /// by word (10M slots are 156,250 words, a few tens of microseconds per operation), and a bitmap costs
 /// the same 1.25 MB whatever it holds. Bitmaps of different lengths combine as if the shorter one were
 /// padded with zeros, so one made before the index grew stays valid.
-struct Bitmap: Sendable, Equatable {
+public struct Bitmap: Sendable, Equatable {
     private(set) var words: [UInt64]
 
     init() { words = [] }
@@ -18,7 +18,7 @@ struct Bitmap: Sendable, Equatable {
 
     init(words: [UInt64]) { self.words = words }
 
-    static func == (lhs: Bitmap, rhs: Bitmap) -> Bool {
+    public static func == (lhs: Bitmap, rhs: Bitmap) -> Bool {
         let n = max(lhs.words.count, rhs.words.count)
         for i in 0..<n where lhs.word(i) != rhs.word(i) { return false }
         return true
@@ -43,7 +43,7 @@ struct Bitmap: Sendable, Equatable {
         words[i] &= ~(1 << UInt64(slot & 63))
     }
 
-    var count: Int { words.reduce(0) { $0 + $1.nonzeroBitCount } }
+    public var count: Int { words.reduce(0) { $0 + $1.nonzeroBitCount } }
     var isEmpty: Bool { words.allSatisfy { $0 == 0 } }
 
     func intersection(_ other: Bitmap) -> Bitmap {
@@ -76,7 +76,7 @@ struct Bitmap: Sendable, Equatable {
     }
 
     /// The set slots in ascending order, at most `limit`.
-    func slots(limit: Int = .max) -> [Int] {
+    public func slots(limit: Int = .max) -> [Int] {
         var out: [Int] = []
         guard limit > 0 else { return out }
         for (i, w) in words.enumerated() where w != 0 {

@@ -8,7 +8,7 @@ import Foundation
 ///
 /// Thread-safety: a value; the owner serializes updates and shares copies with readers (the columns
 /// are copy-on-write arrays, so a reader's copy costs nothing until the next update).
-struct CustomerIndex: Sendable {
+public struct CustomerIndex: Sendable {
     let days: LocalDays
     /// Slot → customer id.
     private(set) var ids: [String] = []
@@ -23,18 +23,18 @@ struct CustomerIndex: Sendable {
     private(set) var tags: [String: TagColumn] = [:]
     private(set) var events: [String: EventColumn] = [:]
 
-    init(timeZone: TimeZone) { days = LocalDays(timeZone: timeZone) }
+    public init(timeZone: TimeZone) { days = LocalDays(timeZone: timeZone) }
 
     /// Slots handed out so far (the length every bitmap of this index may reach).
-    var slotCount: Int { ids.count }
+    public var slotCount: Int { ids.count }
     /// Customers that exist.
-    var count: Int { alive.count }
+    public var count: Int { alive.count }
 
     func slot(of customerId: String) -> Int? { slotOf[customerId].map(Int.init) }
-    func customerId(at slot: Int) -> String { ids[slot] }
+    public func customerId(at slot: Int) -> String { ids[slot] }
 
     /// Takes in one customer's current facts; a document with `exists == false` removes the customer.
-    mutating func apply(_ document: CustomerFactsDocument) {
+    public mutating func apply(_ document: CustomerFactsDocument) {
         guard document.exists, let orgPath = document.orgPath else {
             if let slot = slot(of: document.customerId) { clear(slot) }
             return
@@ -107,7 +107,7 @@ struct CustomerIndex: Sendable {
     }
 
     /// What the index holds in memory, roughly, in bytes.
-    var bytes: Int {
+    public var bytes: Int {
         var total = ids.reduce(0) { $0 + 16 + max(0, $1.utf8.count - 15) } + slotOf.count * 32 + alive.bytes
         total += orgCodes.capacity * 4 + byOrgPath.reduce(0) { $0 + $1.bytes }
         total += attributes.values.reduce(0) { $0 + $1.bytes }

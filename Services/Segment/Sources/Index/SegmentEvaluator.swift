@@ -8,31 +8,32 @@ import Foundation
 /// lists are bitmaps already; event counts are one pass over the event's aggregates.
 ///
 /// Thread-safety: a value over a value; use one per query.
-struct SegmentEvaluator {
+public struct SegmentEvaluator {
     /// Members of other segments and of lists, by id (an unknown id selects nobody; ids are checked
     /// when a rule is saved).
-    struct Memberships: Sendable {
-        var segments: [String: Bitmap] = [:]
-        var lists: [String: Bitmap] = [:]
+    public struct Memberships: Sendable {
+        public var segments: [String: Bitmap] = [:]
+        public var lists: [String: Bitmap] = [:]
+        public init() {}
     }
 
     let index: CustomerIndex
     let evaluator: RuleEvaluator
     var memberships = Memberships()
 
-    init(index: CustomerIndex, evaluator: RuleEvaluator, memberships: Memberships = Memberships()) {
+    public init(index: CustomerIndex, evaluator: RuleEvaluator, memberships: Memberships = Memberships()) {
         self.index = index
         self.evaluator = evaluator
         self.memberships = memberships
     }
 
     /// The customers of the subtree of `orgPath` satisfying `rule` at `now`.
-    func select(_ rule: Rule, orgPath: String, now: Date) -> Bitmap {
+    public func select(_ rule: Rule, orgPath: String, now: Date) -> Bitmap {
         select(rule, within: index.scope(orgPath), now: now)
     }
 
     /// The slots of `universe` (existing customers) satisfying `rule` at `now`.
-    func select(_ rule: Rule, within universe: Bitmap, now: Date) -> Bitmap {
+    public func select(_ rule: Rule, within universe: Bitmap, now: Date) -> Bitmap {
         switch rule {
         case .all(let rules):
             var selected = universe
