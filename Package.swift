@@ -41,16 +41,16 @@ let package = Package(
         .executableTarget(name: "HTTPBenchServer", dependencies: ["HTTP"], path: "Tests/Fixtures/HTTPBenchServer"),
         .executableTarget(name: "OutboxRelayFixture", dependencies: ["ServiceKit"], path: "Tests/Fixtures/OutboxRelayFixture"),
         .executableTarget(name: "ServiceFixture", dependencies: ["ServiceKit"], path: "Tests/Fixtures/ServiceFixture"),
-        .executableTarget(name: "SegmentBench", dependencies: ["Segment"], path: "Tests/Fixtures/SegmentBench"),
+        .executableTarget(name: "SegmentBench", dependencies: ["Segment", "TestSupport"], path: "Tests/Fixtures/SegmentBench"),
 
         // Tests
-        .testTarget(name: "ContractsTests", dependencies: ["Contracts"], path: "Tests/ContractsTests"),
+        .testTarget(name: "ContractsTests", dependencies: ["Contracts", "TestSupport"], path: "Tests/ContractsTests"),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP"], path: "Tests/HTTPTests"),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres"], path: "Tests/PostgresTests"),
         .testTarget(name: "ServiceKitTests", dependencies: ["ServiceKit", "TestSupport"], path: "Tests/ServiceKitTests"),
         .testTarget(name: "GatewayTests", dependencies: ["Gateway", "TestSupport"], path: "Tests/GatewayTests"),
         .testTarget(name: "ProfileTests", dependencies: ["Profile", "Gateway", "TestSupport"], path: "Tests/ProfileTests"),
-        .testTarget(name: "SegmentTests", dependencies: ["Segment"], path: "Tests/SegmentTests"),
+        .testTarget(name: "SegmentTests", dependencies: ["Segment", "TestSupport"], path: "Tests/SegmentTests"),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,5 +1,6 @@
 import Contracts
 import Foundation
+import TestSupport
 import XCTest
 @testable import Segment
 
@@ -8,20 +9,9 @@ import XCTest
 /// single-customer `RuleEvaluator` of `Contracts`, reading the same documents through
 /// `AggregateFacts`, says yes — after the initial load and again after random changes and removals.
 final class SegmentEvaluatorDifferentialTests: XCTestCase {
-    /// A small, seedable generator (SplitMix64), so a failure names a seed that reproduces it.
-    struct Random {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func int(_ range: ClosedRange<Int>) -> Int { range.lowerBound + Int(next() % UInt64(range.count)) }
-        mutating func chance(_ p: Double) -> Bool { Double(next() % 1_000_000) / 1_000_000 < p }
-        mutating func pick<T>(_ items: [T]) -> T { items[int(0...(items.count - 1))] }
-    }
+    /// A seedable source (so a failure names a seed that reproduces it), with the draws the
+    /// generators below need.
+    typealias Random = SplitMix64
 
     static let timeZone = TimeZone(identifier: "Asia/Shanghai")!
     /// Mid-afternoon local time, so day windows and exact windows differ (and both must still agree).
@@ -163,7 +153,7 @@ final class SegmentEvaluatorDifferentialTests: XCTestCase {
         var disagreements: [String] = []
         var partial = 0, total = 0   // rules selecting some but not every customer of their scope
         for seed in UInt64(1)...5 {
-            var r = Random(state: seed)
+            var r = Random(seed: seed)
             var index = CustomerIndex(timeZone: Self.timeZone)
             var documents: [String: CustomerFactsDocument] = [:]
             for i in 0..<400 {
@@ -267,4 +257,10 @@ final class SegmentEvaluatorDifferentialTests: XCTestCase {
         XCTAssertEqual(again.select(.all([]), orgPath: "/hq/sh/", now: Self.now).count, 0)
         XCTAssertTrue(again.select(.tag(try! TagCondition(tag: "vip")), orgPath: "/hq/", now: Self.now).isEmpty)
     }
+}
+
+extension SplitMix64 {
+    mutating func int(_ range: ClosedRange<Int>) -> Int { range.lowerBound + Int(next() % UInt64(range.count)) }
+    mutating func chance(_ p: Double) -> Bool { Double(next() % 1_000_000) / 1_000_000 < p }
+    mutating func pick<T>(_ items: [T]) -> T { items[int(0...(items.count - 1))] }
 }

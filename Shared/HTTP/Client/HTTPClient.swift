@@ -106,7 +106,8 @@ public final class HTTPClient: @unchecked Sendable {
 
     /// Sends a request without blocking, and calls `completion` exactly once. Called on an HTTP server's
     /// event loop, the transfer runs on that loop (its sockets join the loop's epoll set) and
-    /// `completion` runs there too; elsewhere it runs on the client's own I/O thread with every other
+    /// `completion` runs there too — plain HTTP over the client's own kept-alive connections
+    /// (`LoopTransport`), anything else through libcurl; elsewhere it runs on the client's own I/O thread with every other
     /// such transfer (libcurl's multi interface). Never retried. `completion` must be quick and must not block (hand the result to
     /// another thread, as the HTTP server's pending responses do).
     public func send(_ request: HTTPClientRequest, context: CallContext = .none,

@@ -9,6 +9,7 @@
 import Contracts
 import Foundation
 import Segment
+import TestSupport
 
 let arguments = CommandLine.arguments
 guard arguments.count >= 2, let customers = Int(arguments[1]), customers > 0 else {
@@ -20,16 +21,7 @@ let timeZone = TimeZone(identifier: "Asia/Shanghai")!
 // Noon in Shanghai: a day window and an exact window differ, and the engine must count local days.
 let now = JSONCoding.parseDate("2026-12-02T04:00:00Z")!
 
-/// SplitMix64: the same population on every run.
-struct Random {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+extension SplitMix64 {
     mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
     mutating func chance(_ permille: Int) -> Bool { below(1_000) < permille }
 }
@@ -75,7 +67,7 @@ final class CopyFiles {
 
 let copy = try folder.map { try CopyFiles(folder: $0) }
 var index = CustomerIndex(timeZone: timeZone)
-var random = Random(state: 20_261_202)
+var random = SplitMix64(seed: 20_261_202)
 let loadStarted = Date()
 for n in 0..<customers {
     let id = "C" + String(n)
