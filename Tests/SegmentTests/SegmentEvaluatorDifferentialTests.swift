@@ -47,14 +47,20 @@ final class SegmentEvaluatorDifferentialTests: XCTestCase {
     static func document(_ id: String, _ r: inout Random) -> CustomerFactsDocument {
         var attributes: [String: JSONValue] = [:]
         if r.chance(0.85) {
-            attributes["aum"] = r.chance(0.5) ? .number(Double(r.int(0...2_000_000))) : .string("\(r.int(0...2_000_000)).\(r.int(10...99))")
+            // Mostly keyable (numbers, decimals of up to 15 digits), some not: long decimals, negative zero.
+            attributes["aum"] = r.pick([.number(Double(r.int(0...2_000_000))), .string("\(r.int(0...2_000_000)).\(r.int(10...99))"),
+                                        .string("\(r.int(0...2_000_000)).00"), .number(Double(r.int(-50...50)) / 4),
+                                        .string("-\(r.int(0...9)).5"), .string("-0"), .string("1000000.0000000001"),
+                                        .string("\(r.int(0...2_000_000)).0000000000000001"), .string("0101"), .string("1e5")])
         }
         if r.chance(0.8) { attributes["city"] = .string(r.pick(["上海", "北京", "广州", "深圳", "上海市"])) }
         if r.chance(0.9) { attributes["riskLevel"] = .string("C\(r.int(1...5))") }
         if r.chance(0.7) { attributes["birthDate"] = .string(day(-r.int(7_000...25_000))) }
         if r.chance(0.7) {
             let t = now.addingTimeInterval(-Double(r.int(0...200 * 86_400)) + (r.chance(0.1) ? 86_400 * 3 : 0))
-            attributes["lastActiveAt"] = .string(JSONCoding.formatDate(t))
+            // Mostly as services write timestamps, some in other RFC 3339 forms (kept in the dictionary).
+            attributes["lastActiveAt"] = r.chance(0.85) ? .string(JSONCoding.formatDate(t))
+                : .string(r.pick(["2026-11-30T08:00:00+08:00", "2026-12-01t00:00:00z", "2026-11-15T10:00:00Z", "2026-12-02T07:23:45.250Z"]))
         }
         if r.chance(0.8) { attributes["isPayroll"] = .bool(r.chance(0.4)) }
         if r.chance(0.6) {
@@ -86,7 +92,9 @@ final class SegmentEvaluatorDifferentialTests: XCTestCase {
     // MARK: Rules
 
     static func scalar(_ r: inout Random) -> JSONValue {
-        r.pick([.number(Double(r.int(0...2_000_000))), .string("\(r.int(0...2_000_000)).00"), .string("上海"), .string("C\(r.int(1...5))"),
+        r.pick([.string("1000000.00000000001"), .number(1_000_000), .string("-0.0"), .number(-2.5), .string("2026-12-02T07:23:45.250Z"),
+                .number(Double(r.int(-50...50)) / 4), .string("\(r.int(-9...9)).5"), .string("\(r.int(-9...9)).50"),
+                .string(day(-r.int(0...200))),.number(Double(r.int(0...2_000_000))), .string("\(r.int(0...2_000_000)).00"), .string("上海"), .string("C\(r.int(1...5))"),
                 .number(Double(r.int(0...10))), .string("\(r.int(0...10))"), .string("high"), .string(day(-r.int(0...20_000))),
                 .string(JSONCoding.formatDate(now.addingTimeInterval(-Double(r.int(0...100 * 86_400))))), .number(2.5)])
     }
@@ -152,9 +160,11 @@ final class SegmentEvaluatorDifferentialTests: XCTestCase {
         let evaluator = RuleEvaluator(timeZone: Self.timeZone)
         var disagreements: [String] = []
         var partial = 0, total = 0   // rules selecting some but not every customer of their scope
-        for seed in UInt64(1)...5 {
+        // With the default threshold the columns stay dictionaries; with a low one the numeric and time
+        // columns become keyed, the path large populations take.
+        for (seed, keyedAfter) in [(UInt64(1), 4_096), (2, 4_096), (3, 8), (4, 8), (5, 40), (6, 1)] {
             var r = Random(seed: seed)
-            var index = CustomerIndex(timeZone: Self.timeZone)
+            var index = CustomerIndex(timeZone: Self.timeZone, keyedAfter: keyedAfter)
             var documents: [String: CustomerFactsDocument] = [:]
             for i in 0..<400 {
                 let document = Self.document(String(format: "C%05d", i), &r)
@@ -181,6 +191,8 @@ final class SegmentEvaluatorDifferentialTests: XCTestCase {
                     }
                 }
                 XCTAssertEqual(index.count, documents.count)
+                XCTAssertEqual(index.attributes["aum"]?.isKeyed, keyedAfter < 400, "keyedAfter \(keyedAfter)")
+                XCTAssertEqual(index.attributes["lastActiveAt"]?.isKeyed, keyedAfter < 400, "keyedAfter \(keyedAfter)")
                 // Memberships of other segments and lists, by customer id.
                 var members: [String: Set<String>] = [:]
                 for name in ["seg_a", "seg_b", "list_white", "list_black"] {

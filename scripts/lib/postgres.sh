@@ -15,6 +15,7 @@ pg_as_owner() {
 }
 
 # pg_start DATADIR PORT: initialize (once) and start a cluster; waits until it accepts connections.
+# LATTICE_PG_FSYNC (default on) and LATTICE_PG_OPTIONS (more "-c name=value" settings) tune it.
 pg_start() {
     local data="$1" port="$2" bin
     bin=$(pg_bindir)
@@ -29,7 +30,7 @@ pg_start() {
         return 0
     fi
     pg_as_owner "$bin/pg_ctl" -D "$data" -l "$data/server.log" -w -t 60 \
-        -o "-p $port -k $data -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=${LATTICE_PG_FSYNC:-on}" \
+        -o "-p $port -k $data -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=${LATTICE_PG_FSYNC:-on} ${LATTICE_PG_OPTIONS:-}" \
         start >/dev/null || { tail -n 20 "$data/server.log" >&2; die "PostgreSQL did not start"; }
 }
 

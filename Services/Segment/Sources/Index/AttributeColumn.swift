@@ -1,65 +1,153 @@
 import Contracts
 import Foundation
 
-/// One attribute of every customer, dictionary-encoded: a code per slot (0: not set) and the distinct
-/// values. A condition is decided once per distinct value, by the rule evaluator of `Contracts` itself
-/// (so the engine cannot drift from the language's semantics), and the column is then scanned against
-/// the resulting table — one byte load per customer.
+/// One attribute of every customer. A code per slot (as narrow as the codes allow): 0 for not set,
+/// then the formats of keyed values, then the column's dictionary of distinct values.
+///
+/// While an attribute has few distinct values (city, risk level, age) it is purely a dictionary: a
+/// condition is decided once per distinct value, by the rule evaluator of `Contracts` itself (so the
+/// engine cannot drift from the language's semantics), and the column is scanned against that table.
+/// Once it has more than `keyedAfter` distinct values, mostly numbers, decimal strings or timestamps
+/// (balances, last-active times), it becomes *keyed*: such values are then held as a `Double` per
+/// slot (`KeyedValue`) and a condition is a comparison of keys (`KeyTest`), the evaluator deciding
+/// only the keys that tie with an operand. Other values stay in the dictionary either way.
 ///
 /// Values are never removed from the dictionary (a value no customer holds any more only costs its
 /// entry); `distinctValues` says how large it has grown.
 struct AttributeColumn: Sendable {
-    private(set) var codes: [UInt32] = []
-    /// Distinct values, classified once (code - 1 → value).
+    static let firstValueCode = KeyedValue.formats
+
+    private(set) var codes = CodeArray()
+    /// Per slot, the key of a keyed value (read only where the code is a format).
+    private var keys: [Double] = []
+    /// Distinct values, classified once (code - firstValueCode → value).
     private(set) var values: [PreparedValue] = []
     private var codeOf: [JSONValue: UInt32] = [:]
+    private(set) var isKeyed = false
+    /// The dictionary size at which keying is considered next (doubling while the answer is no).
+    private var nextKeyingCheck: Int
+
+    init(keyedAfter: Int) { nextKeyingCheck = keyedAfter }
 
     var distinctValues: Int { values.count }
 
     /// Sets (nil or `.null`: clears) the slot's value.
     mutating func set(_ slot: Int, _ value: JSONValue?) {
-        var code: UInt32 = 0
-        if let value, value != .null {
-            if let known = codeOf[value] {
-                code = known
-            } else {
-                values.append(PreparedValue(value))
-                code = UInt32(values.count)
-                codeOf[value] = code
-            }
+        guard let value, value != .null else {
+            codes.set(slot, 0)
+            return
         }
-        if slot >= codes.count {
-            guard code != 0 else { return }
-            codes.append(contentsOf: repeatElement(0, count: slot - codes.count + 1))
+        if isKeyed, let (format, key) = KeyedValue.encode(value) {
+            setKey(slot, key)
+            codes.set(slot, format)
+            return
         }
-        codes[slot] = code
+        let code: UInt32
+        if let known = codeOf[value] {
+            code = known
+        } else {
+            values.append(PreparedValue(value))
+            code = Self.firstValueCode + UInt32(values.count - 1)
+            codeOf[value] = code
+        }
+        codes.set(slot, code)
+        if !isKeyed && values.count > nextKeyingCheck { considerKeying() }
     }
+
+    func isSet(_ slot: Int) -> Bool { codes[slot] != 0 }
 
     func value(at slot: Int) -> JSONValue? {
-        guard slot < codes.count, codes[slot] != 0 else { return nil }
-        return values[Int(codes[slot]) - 1].json
+        let code = codes[slot]
+        if code == 0 { return nil }
+        if code < Self.firstValueCode { return KeyedValue.decode(code, keys[slot]) }
+        return values[Int(code - Self.firstValueCode)].json
     }
 
-    /// The slots below `count` whose value satisfies `condition` at `now`.
-    func select(_ condition: AttributeCondition, evaluator: RuleEvaluator, now: Date, count: Int) -> Bitmap {
-        var table = [UInt8](repeating: 0, count: values.count + 1)
+    /// The slots of `universe` whose value satisfies `condition` at `now`.
+    func select(_ condition: AttributeCondition, evaluator: RuleEvaluator, now: Date, within universe: Bitmap) -> Bitmap {
+        // Per code: 0 no, 1 yes, 2 decided by key.
+        let first = Int(Self.firstValueCode)
+        var table = [UInt8](repeating: 0, count: first + values.count)
         table[0] = evaluator.evaluate(condition, prepared: nil, now: now) ? 1 : 0
         var any = table[0] != 0
         for (k, value) in values.enumerated() where evaluator.evaluate(condition, prepared: value, now: now) {
-            table[k + 1] = 1
+            table[first + k] = 1
+            any = true
+        }
+        let test = isKeyed ? KeyTest(condition, evaluator: evaluator, now: now) : nil
+        if let test, !test.acceptsNothing {
+            for format in 1..<first { table[format] = 2 }
             any = true
         }
         guard any else { return Bitmap() }
         let unsetMatches = table[0] != 0
-        return codes.withUnsafeBufferPointer { codes in
+        return keys.withUnsafeBufferPointer { keys in
             table.withUnsafeBufferPointer { table in
-                Bitmap.collect(count: count) { slot in
-                    slot < codes.count ? table[Int(codes[slot])] != 0 : unsetMatches
+                codes.withCodes { buffer in
+                    func scan<Code: FixedWidthInteger>(_ codes: UnsafeBufferPointer<Code>) -> Bitmap {
+                        Bitmap.collect(within: universe) { slot in
+                            guard slot < codes.count else { return unsetMatches }
+                            let code = Int(codes[slot])
+                            let decided = table[code]
+                            if decided < 2 { return decided == 1 }
+                            switch test!.verdict(format: UInt32(code), key: keys[slot]) {
+                            case .yes: return true
+                            case .no: return false
+                            case .check:
+                                let exact = PreparedValue(KeyedValue.decode(UInt32(code), keys[slot]))
+                                return evaluator.evaluate(condition, prepared: exact, now: now)
+                            }
+                        }
+                    }
+                    switch buffer {
+                    case .narrow(let codes): return scan(codes)
+                    case .middle(let codes): return scan(codes)
+                    case .wide(let codes): return scan(codes)
+                    }
                 }
             }
         }
     }
 
-    /// Bytes held, roughly: codes, and the dictionary at about 64 bytes per distinct value.
-    var bytes: Int { codes.capacity * 4 + values.count * 64 }
+    /// How many customers of `universe` hold each value, most held first; nil once the column is keyed
+    /// or its dictionary has grown past `maximumValues` (a balance or a timestamp has no distribution
+    /// worth listing value by value).
+    func distribution(within universe: Bitmap, maximumValues: Int) -> [(value: JSONValue, count: Int)]? {
+        guard !isKeyed, values.count <= maximumValues else { return nil }
+        var counts = [Int](repeating: 0, count: values.count)
+        let first = Int(Self.firstValueCode)
+        universe.forEachSlot { slot in
+            let code = Int(codes[slot])
+            if code >= first { counts[code - first] += 1 }
+        }
+        return counts.enumerated().filter { $0.element > 0 }
+            .map { (values[$0.offset].json, $0.element) }
+            .sorted { $0.count != $1.count ? $0.count > $1.count : "\($0.value)" < "\($1.value)" }
+    }
+
+    /// Bytes held, roughly: codes, keys, and the dictionary at about 96 bytes per distinct value.
+    var bytes: Int { codes.bytes + keys.capacity * 8 + values.count * 96 }
+
+    private mutating func setKey(_ slot: Int, _ key: Double) {
+        if slot >= keys.count { keys.reserveGently(slot + 1); keys.append(contentsOf: repeatElement(0, count: slot - keys.count + 1)) }
+        keys[slot] = key
+    }
+
+    /// Past `keyedAfter` distinct values: keyed if most of them can be, and then every keyable value
+    /// held so far moves from the dictionary to a key. When most are text, asked again at twice the
+    /// size (the first values need not be typical), so a dictionary of text costs a few passes at most.
+    private mutating func considerKeying() {
+        nextKeyingCheck *= 2
+        let keyable = values.reduce(0) { $0 + (KeyedValue.encode($1.json) == nil ? 0 : 1) }
+        guard keyable * 2 > values.count else { return }
+        isKeyed = true
+        keys = [Double](repeating: 0, count: codes.count)
+        let first = Self.firstValueCode
+        for slot in 0..<codes.count {
+            let code = codes[slot]
+            guard code >= first, let (format, key) = KeyedValue.encode(values[Int(code - first)].json) else { continue }
+            keys[slot] = key
+            codes.set(slot, format)
+        }
+    }
 }

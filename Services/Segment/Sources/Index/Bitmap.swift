@@ -7,7 +7,14 @@
 public struct Bitmap: Sendable, Equatable {
     private(set) var words: [UInt64]
 
-    init() { words = [] }
+    /// No slot.
+    public init() { words = [] }
+
+    /// Exactly `slots` (negative ones ignored).
+    public init(slots: some Sequence<Int>) {
+        words = []
+        for slot in slots where slot >= 0 { insert(slot) }
+    }
 
     /// Every slot below `count`.
     init(allBelow count: Int) {
@@ -26,27 +33,27 @@ public struct Bitmap: Sendable, Equatable {
 
     @inline(__always) func word(_ i: Int) -> UInt64 { i < words.count ? words[i] : 0 }
 
-    func contains(_ slot: Int) -> Bool {
+    public func contains(_ slot: Int) -> Bool {
         let i = slot >> 6
         return i < words.count && words[i] & (1 << UInt64(slot & 63)) != 0
     }
 
-    mutating func insert(_ slot: Int) {
+    public mutating func insert(_ slot: Int) {
         let i = slot >> 6
-        if i >= words.count { words.append(contentsOf: repeatElement(0, count: i - words.count + 1)) }
+        if i >= words.count { words.reserveGently(i + 1); words.append(contentsOf: repeatElement(0, count: i - words.count + 1)) }
         words[i] |= 1 << UInt64(slot & 63)
     }
 
-    mutating func remove(_ slot: Int) {
+    public mutating func remove(_ slot: Int) {
         let i = slot >> 6
         guard i < words.count else { return }
         words[i] &= ~(1 << UInt64(slot & 63))
     }
 
     public var count: Int { words.reduce(0) { $0 + $1.nonzeroBitCount } }
-    var isEmpty: Bool { words.allSatisfy { $0 == 0 } }
+    public var isEmpty: Bool { words.allSatisfy { $0 == 0 } }
 
-    func intersection(_ other: Bitmap) -> Bitmap {
+    public func intersection(_ other: Bitmap) -> Bitmap {
         let n = min(words.count, other.words.count)
         var out = [UInt64](repeating: 0, count: n)
         words.withUnsafeBufferPointer { a in
@@ -57,7 +64,7 @@ public struct Bitmap: Sendable, Equatable {
         return Bitmap(words: out)
     }
 
-    func union(_ other: Bitmap) -> Bitmap {
+    public func union(_ other: Bitmap) -> Bitmap {
         let (long, short) = words.count >= other.words.count ? (words, other.words) : (other.words, words)
         var out = long
         short.withUnsafeBufferPointer { b in
@@ -66,7 +73,7 @@ public struct Bitmap: Sendable, Equatable {
         return Bitmap(words: out)
     }
 
-    func subtracting(_ other: Bitmap) -> Bitmap {
+    public func subtracting(_ other: Bitmap) -> Bitmap {
         var out = words
         let n = min(words.count, other.words.count)
         other.words.withUnsafeBufferPointer { b in
@@ -90,14 +97,42 @@ public struct Bitmap: Sendable, Equatable {
         return out
     }
 
-    /// A bitmap of the slots `0..<count` for which `included(slot)` holds, built a word at a time.
-    static func collect(count: Int, _ included: (Int) -> Bool) -> Bitmap {
-        var words = [UInt64](repeating: 0, count: (count + 63) / 64)
-        for i in 0..<words.count {
-            var w: UInt64 = 0
-            let base = i << 6
-            for b in 0..<min(64, count - base) where included(base + b) { w |= 1 << UInt64(b) }
-            words[i] = w
+    /// Calls `body` with every set slot, in ascending order.
+    @inline(__always)
+    func forEachSlot(_ body: (Int) -> Void) {
+        words.withUnsafeBufferPointer { words in
+            for i in 0..<words.count {
+                var bits = words[i]
+                while bits != 0 {
+                    body(i << 6 | bits.trailingZeroBitCount)
+                    bits &= bits - 1
+                }
+            }
+        }
+    }
+
+    /// The slots of `universe` for which `included(slot)` holds. A sparse universe is walked slot by
+    /// slot; a dense one is decided a word at a time over every slot below its end (cheaper than
+    /// finding each bit), then intersected.
+    @inline(__always)
+    static func collect(within universe: Bitmap, _ included: (Int) -> Bool) -> Bitmap {
+        let count = universe.words.count * 64
+        var words = [UInt64](repeating: 0, count: universe.words.count)
+        if universe.count * 8 < count {
+            universe.forEachSlot { slot in
+                if included(slot) { words[slot >> 6] |= 1 << UInt64(slot & 63) }
+            }
+            return Bitmap(words: words)
+        }
+        words.withUnsafeMutableBufferPointer { out in
+            universe.words.withUnsafeBufferPointer { scope in
+                for i in 0..<out.count where scope[i] != 0 {
+                    var w: UInt64 = 0
+                    let base = i << 6
+                    for b in 0..<64 where included(base + b) { w |= 1 << UInt64(b) }
+                    out[i] = w & scope[i]
+                }
+            }
         }
         return Bitmap(words: words)
     }

@@ -37,7 +37,8 @@ public struct SegmentEvaluator {
         switch rule {
         case .all(let rules):
             var selected = universe
-            for rule in rules {
+            // Cheapest first: each condition only decides what the ones before it left.
+            for rule in rules.sorted(by: { Self.cost($0) < Self.cost($1) }) {
                 selected = selected.intersection(select(rule, within: selected, now: now))
                 if selected.isEmpty { break }
             }
@@ -57,7 +58,7 @@ public struct SegmentEvaluator {
             guard let column = index.attributes[condition.attribute] else {
                 return evaluator.evaluate(condition, value: nil, now: now) ? universe : Bitmap()
             }
-            return column.select(condition, evaluator: evaluator, now: now, count: index.slotCount).intersection(universe)
+            return column.select(condition, evaluator: evaluator, now: now, within: universe)
         case .tag(let condition):
             return index.tags[condition.tag]?.select(condition).intersection(universe) ?? Bitmap()
         case .event(let condition):
@@ -69,6 +70,17 @@ public struct SegmentEvaluator {
             return memberships.segments[id]?.intersection(universe) ?? Bitmap()
         case .list(let id):
             return memberships.lists[id]?.intersection(universe) ?? Bitmap()
+        }
+    }
+
+    /// A rough order of the work a condition takes: bitmaps are ready, attributes are one pass over a
+    /// column, event counts read every candidate's history, nested conditions all of that.
+    static func cost(_ rule: Rule) -> Int {
+        switch rule {
+        case .tag, .segment, .list: 0
+        case .attribute: 1
+        case .event: 2
+        case .all, .any, .not: 3
         }
     }
 }

@@ -43,5 +43,22 @@ struct TagColumn: Sendable {
         return out
     }
 
+    /// How many customers of `universe` hold the tag with each value (`""`: the tag without a value),
+    /// most held first.
+    func distribution(within universe: Bitmap) -> [(value: String, count: Int)] {
+        let holding = holders.intersection(universe)
+        var out: [(value: String, count: Int)] = []
+        var valued = Bitmap()
+        for (value, slots) in byValue {
+            let mine = slots.intersection(holding)
+            let n = mine.count
+            if n > 0 { out.append((value, n)) }
+            valued = valued.union(mine)
+        }
+        let bare = holding.subtracting(valued).count
+        if bare > 0 { out.append(("", bare)) }
+        return out.sorted { $0.count != $1.count ? $0.count > $1.count : $0.value < $1.value }
+    }
+
     var bytes: Int { holders.bytes + byValue.values.reduce(0) { $0 + $1.bytes } }
 }
