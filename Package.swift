@@ -32,7 +32,9 @@ let package = Package(
         .target(name: "Profile", dependencies: ["ServiceKit"], path: "Services/Profile/Sources",
                 resources: [.copy("Migrations")]),
         .executableTarget(name: "lattice-profile", dependencies: ["Profile"], path: "Services/Profile/Main"),
-        .target(name: "Segment", dependencies: ["ServiceKit"], path: "Services/Segment/Sources"),
+        .target(name: "Segment", dependencies: ["ServiceKit"], path: "Services/Segment/Sources",
+                resources: [.copy("Migrations")]),
+        .executableTarget(name: "lattice-segment", dependencies: ["Segment"], path: "Services/Segment/Main"),
 
         // Test support shared by test targets: fixture processes, the test database.
         .target(name: "TestSupport", dependencies: ["Postgres"], path: "Tests/TestSupport"),
@@ -51,6 +53,8 @@ let package = Package(
         .testTarget(name: "GatewayTests", dependencies: ["Gateway", "TestSupport"], path: "Tests/GatewayTests"),
         .testTarget(name: "ProfileTests", dependencies: ["Profile", "Gateway", "TestSupport"], path: "Tests/ProfileTests"),
         .testTarget(name: "SegmentTests", dependencies: ["Segment", "TestSupport"], path: "Tests/SegmentTests"),
+        .testTarget(name: "SegmentServiceTests", dependencies: ["Segment", "Gateway", "TestSupport"],
+                    path: "Tests/SegmentServiceTests"),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -9,7 +9,7 @@ public enum PublicAPI {
     public static let version = "1.0.0"
 
     /// Every public endpoint, in document order.
-    public static var endpoints: [PublicEndpoint] { gatewayEndpoints + profileEndpoints }
+    public static var endpoints: [PublicEndpoint] { gatewayEndpoints + profileEndpoints + segmentEndpoints }
 
     /// Named JSON Schemas (`components/schemas`) referenced as `JSONSchema.ref(name)`, including the
     /// standard error body `Error`.
@@ -17,6 +17,7 @@ public enum PublicAPI {
         var all: [String: JSONValue] = ["Error": errorSchema]
         for (name, schema) in gatewaySchemas { all[name] = schema }
         for (name, schema) in profileSchemas { all[name] = schema }
+        for (name, schema) in segmentSchemas { all[name] = schema }
         return all
     }
 
@@ -27,6 +28,7 @@ public enum PublicAPI {
         ("Customers", "Customer profiles, the attribute catalog, consents and imports"),
         ("Events", "Behaviour events and the event-type catalog"),
         ("Tags", "Tags and lifecycle stages"),
+        ("Segments", "Audiences: estimates, segments, members, overlaps, white and black lists"),
         ("Meta", "Describing the API itself"),
     ]
 
