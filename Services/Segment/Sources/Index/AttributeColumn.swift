@@ -80,31 +80,75 @@ struct AttributeColumn: Sendable {
             any = true
         }
         guard any else { return Bitmap() }
-        let unsetMatches = table[0] != 0
-        return keys.withUnsafeBufferPointer { keys in
-            table.withUnsafeBufferPointer { table in
-                codes.withCodes { buffer in
-                    func scan<Code: FixedWidthInteger>(_ codes: UnsafeBufferPointer<Code>) -> Bitmap {
-                        Bitmap.collect(within: universe) { slot in
-                            guard slot < codes.count else { return unsetMatches }
-                            let code = Int(codes[slot])
-                            let decided = table[code]
-                            if decided < 2 { return decided == 1 }
-                            switch test!.verdict(format: UInt32(code), key: keys[slot]) {
-                            case .yes: return true
-                            case .no: return false
-                            case .check:
-                                let exact = PreparedValue(KeyedValue.decode(UInt32(code), keys[slot]))
-                                return evaluator.evaluate(condition, prepared: exact, now: now)
-                            }
+        // The scan's hot path reads plain bounds per format; other tests go through `KeyTest`.
+        let bounds = test?.simpleBounds(formats: first) ?? []
+        return bounds.withUnsafeBufferPointer { bounds in
+            keys.withUnsafeBufferPointer { keys in
+                table.withUnsafeBufferPointer { table in
+                    let scan = Scan(table: table, keys: keys, bounds: bounds, test: test, condition: condition,
+                                    evaluator: evaluator, now: now)
+                    return codes.withCodes { buffer in
+                        switch buffer {
+                        case .narrow(let codes): scan.run(codes, within: universe)
+                        case .middle(let codes): scan.run(codes, within: universe)
+                        case .wide(let codes): scan.run(codes, within: universe)
                         }
                     }
-                    switch buffer {
-                    case .narrow(let codes): return scan(codes)
-                    case .middle(let codes): return scan(codes)
-                    case .wide(let codes): return scan(codes)
+                }
+            }
+        }
+    }
+
+    /// One condition's pass over a column: every input at hand as a plain value or pointer, and one
+    /// generic `run` per code width, so the compiler specializes the loop for each.
+    private struct Scan {
+        /// Per code: 0 no, 1 yes, 2 decided by key.
+        let table: UnsafeBufferPointer<UInt8>
+        let keys: UnsafeBufferPointer<Double>
+        /// Per format code, when the test has plain bounds (else empty).
+        let bounds: UnsafeBufferPointer<SIMD4<Double>>
+        let test: KeyTest?
+        let condition: AttributeCondition
+        let evaluator: RuleEvaluator
+        let now: Date
+
+        /// The loop is written out rather than passed to `Bitmap.collect` as a closure: the compiler
+        /// merges the three widths' specializations into one function calling the closure indirectly,
+        /// a call per customer.
+        @inline(__always)
+        func run<Code: FixedWidthInteger & UnsignedInteger>(_ codes: UnsafeBufferPointer<Code>, within universe: Bitmap) -> Bitmap {
+            let unsetMatches = table[0] != 0
+            var out = [UInt64](repeating: 0, count: universe.words.count)
+            let stored = codes.count
+            out.withUnsafeMutableBufferPointer { out in
+                universe.words.withUnsafeBufferPointer { scope in
+                    for i in 0..<scope.count where scope[i] != 0 {
+                        var bits = scope[i], word: UInt64 = 0
+                        while bits != 0 {
+                            let b = bits.trailingZeroBitCount
+                            let slot = i << 6 | b
+                            let yes = slot < stored ? decide(Int(truncatingIfNeeded: codes[slot]), slot) : unsetMatches
+                            if yes { word |= 1 << UInt64(b) }
+                            bits &= bits - 1
+                        }
+                        out[i] = word
                     }
                 }
+            }
+            return Bitmap(words: out)
+        }
+
+        @inline(__always) func decide(_ code: Int, _ slot: Int) -> Bool {
+            let decided = table[code]
+            if decided < 2 { return decided == 1 }
+            let verdict = bounds.isEmpty ? test!.verdict(format: UInt32(code), key: keys[slot])
+                : KeyTest.LineTest.verdict(keys[slot], bounds[code])
+            switch verdict {
+            case .yes: return true
+            case .no: return false
+            case .check:
+                let exact = PreparedValue(KeyedValue.decode(UInt32(code), keys[slot]))
+                return evaluator.evaluate(condition, prepared: exact, now: now)
             }
         }
     }
@@ -141,13 +185,31 @@ struct AttributeColumn: Sendable {
         let keyable = values.reduce(0) { $0 + (KeyedValue.encode($1.json) == nil ? 0 : 1) }
         guard keyable * 2 > values.count else { return }
         isKeyed = true
-        keys = [Double](repeating: 0, count: codes.count)
+        // The dictionary keeps only the values keys cannot hold (each query decides every entry).
         let first = Self.firstValueCode
+        var encoded: [(format: UInt32, key: Double)?] = []
+        var remap = [UInt32](repeating: 0, count: values.count)
+        var kept: [PreparedValue] = []
+        for (k, value) in values.enumerated() {
+            let e = KeyedValue.encode(value.json)
+            encoded.append(e)
+            if e == nil {
+                kept.append(value)
+                remap[k] = first + UInt32(kept.count - 1)
+            }
+        }
+        values = kept
+        codeOf = Dictionary(uniqueKeysWithValues: kept.enumerated().map { ($0.element.json, first + UInt32($0.offset)) })
+        keys = [Double](repeating: 0, count: codes.count)
         for slot in 0..<codes.count {
             let code = codes[slot]
-            guard code >= first, let (format, key) = KeyedValue.encode(values[Int(code - first)].json) else { continue }
-            keys[slot] = key
-            codes.set(slot, format)
+            guard code >= first else { continue }
+            if let (format, key) = encoded[Int(code - first)] {
+                keys[slot] = key
+                codes.set(slot, format)
+            } else {
+                codes.set(slot, remap[Int(code - first)])
+            }
         }
     }
 }

@@ -15,13 +15,33 @@ struct KeyTest {
 
         static let everything = -Double.infinity...Double.infinity
 
+        /// The common shape (at most one band and one range: every operator but `in`/`not_in` and
+        /// `ne` on several values) as plain bounds, so the scan over millions of keys reads no arrays.
+        /// (check low, check high, accept low, accept high); an empty interval has low > high.
+        private(set) var simple: SIMD4<Double>?
+
+        init() {}
+
+        /// Fixes the test after `check` and `accept` are set.
+        mutating func seal() {
+            guard check.count <= 1, accept.count <= 1 else { simple = nil; return }
+            simple = SIMD4(check.first?.lowerBound ?? .infinity, check.first?.upperBound ?? -.infinity,
+                           accept.first?.lowerBound ?? .infinity, accept.first?.upperBound ?? -.infinity)
+        }
+
         @inline(__always) func verdict(_ key: Double) -> Verdict {
+            if let s = simple { return Self.verdict(key, s) }
             for band in check where band.contains(key) { return .check }
             for range in accept where range.contains(key) { return .yes }
             return .no
         }
 
         var acceptsNothing: Bool { check.isEmpty && accept.isEmpty }
+
+        @inline(__always) static func verdict(_ key: Double, _ s: SIMD4<Double>) -> Verdict {
+            if key >= s[0] && key <= s[1] { return .check }
+            return key >= s[2] && key <= s[3] ? .yes : .no
+        }
     }
 
     var number = LineTest()
@@ -73,9 +93,24 @@ struct KeyTest {
                 instant.accept = [-Double.infinity...since.nextDown]
             }
         }
+        number.seal()
+        decimal.seal()
+        instant.seal()
     }
 
     var acceptsNothing: Bool { number.acceptsNothing && decimal.acceptsNothing && instant.acceptsNothing }
+
+    /// Per format code, the plain bounds of its line — when every line has them (see `LineTest`).
+    func simpleBounds(formats: Int) -> [SIMD4<Double>]? {
+        guard let n = number.simple, let d = decimal.simple, let i = instant.simple else { return nil }
+        return (0..<formats).map { format in
+            switch KeyedValue.line(of: UInt32(format)) {
+            case .number: n
+            case .decimal: d
+            case .instant: i
+            }
+        }
+    }
 
     @inline(__always) func verdict(format: UInt32, key: Double) -> Verdict {
         switch KeyedValue.line(of: format) {
