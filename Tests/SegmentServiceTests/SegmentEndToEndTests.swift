@@ -251,6 +251,40 @@ final class SegmentEndToEndTests: XCTestCase {
         let renamed = try platform.call("PUT", "/api/v1/segments/\(a)", token: shOperator, json: #"{"name":"renamed","rule":{"tag":"sh_vip"}}"#)
         XCTAssertEqual(renamed.status, 200, renamed.bodyText)
         XCTAssertEqual(try platform.count(#"{"segment":"\#(c)"}"#, token: shOperator), 1)
+        // Two edits that only together close a loop, at the same time: one of them is refused.
+        for _ in 0..<5 {
+            let x = try create(#"{"tag":"sh_vip"}"#), y = try create(#"{"tag":"sh_vip"}"#)
+            let statuses = Statuses()
+            // The platform is used from two threads here only to send requests, which its HTTP client allows.
+            nonisolated(unsafe) let platform = self.platform!
+            let shOperator = self.shOperator
+            DispatchQueue.concurrentPerform(iterations: 2) { i in
+                let (id, other) = i == 0 ? (x, y) : (y, x)
+                let r = try? platform.call("PUT", "/api/v1/segments/\(id)", token: shOperator, json: #"{"rule":{"segment":"\#(other)"}}"#)
+                statuses.add(r?.status ?? 0)
+            }
+            XCTAssertEqual(statuses.all.sorted(), [200, 422])
+        }
+    }
+
+    func testRulesOnPersonalAttributesNeedThePiiRight() throws {
+        try loadCustomers()
+        for (rule, path) in [(#"{"attr":"phone","op":"starts_with","value":"138"}"#, "$.rule.attr"),
+                             (#"{"not":{"all":[{"tag":"sh_vip"},{"attr":"name","op":"contains","value":"王"}]}}"#, "$.rule.not.all[1].attr")] {
+            let refused = try platform.estimate(rule, token: shOperator)
+            XCTAssertEqual(refused.status, 403, refused.bodyText)
+            let error = try refused.decode(JSONValue.self)["error"]
+            XCTAssertEqual(error?["code"], "pii_required")
+            XCTAssertEqual(error?["details"]?["path"]?.stringValue, path)
+            XCTAssertEqual(try platform.call("POST", "/api/v1/segments", token: shOperator,
+                                             json: #"{"name":"p","rule":\#(rule)}"#).status, 403)
+        }
+        let user = try platform.call("POST", "/api/v1/users", token: admin, json:
+            #"{"username":"sh_pii","password":"password-sh_pii","orgId":"sh","roles":["operator","account_manager"]}"#)
+        XCTAssertEqual(user.status, 201, user.bodyText)
+        let withPii = try platform.login("sh_pii", "password-sh_pii")
+        let allowed = try platform.estimate(#"{"attr":"phone","op":"starts_with","value":"138"}"#, token: withPii)
+        XCTAssertEqual(allowed.status, 200, allowed.bodyText)
     }
 
     func testListsReportUnknownIdsAndTheGlobalBlackListExcludesEveryone() throws {
@@ -304,4 +338,12 @@ final class SegmentEndToEndTests: XCTestCase {
         XCTAssertEqual(try platform.indexStatus(port: late)["customers"], 23)
         XCTAssertEqual(try platform.count(#"{"attr":"riskLevel","op":"eq","value":"C5"}"#, onReplica: late, as: hq), 20)
     }
+}
+
+/// Statuses collected from concurrent calls. Thread-safety: guarded by `lock`.
+private final class Statuses: @unchecked Sendable {
+    private let lock = NSLock()
+    private var items: [Int] = []
+    func add(_ status: Int) { lock.lock(); items.append(status); lock.unlock() }
+    var all: [Int] { lock.lock(); defer { lock.unlock() }; return items }
 }

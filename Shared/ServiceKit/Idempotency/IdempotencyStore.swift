@@ -7,8 +7,9 @@ import Postgres
 ///
 /// The key is claimed before the work runs (a row without a status), so two concurrent requests with
 /// one key cannot both create: the second answers 409 `idempotency_in_progress`. A claim whose request
-/// failed is released, so the client may retry; a claim abandoned by a crash is taken over after a
-/// minute. The same key with a different request (method, path or body) is 422 `idempotency_key_reused`.
+/// failed is released, so the client may retry; a claim abandoned by a crash is taken over after
+/// `claimTimeout` (a minute by default: longer where a create may rightly take longer, or a retry
+/// would take over a claim still at work). The same key with a different request (method, path or body) is 422 `idempotency_key_reused`.
 /// Only successful answers are stored, and the caller decides what is stored (a secret shown once is not).
 ///
 /// Thread-safety: the only mutable state, `claims`, is guarded by `lock`.
@@ -19,8 +20,12 @@ public final class IdempotencyStore: @unchecked Sendable {
 
     public static let header = "idempotency-key"
 
-    public init(database: PostgresPool) {
+    /// Seconds after which an unfinished claim counts as abandoned.
+    public let claimTimeout: Int
+
+    public init(database: PostgresPool, claimTimeout: TimeInterval = 60) {
         self.database = database
+        self.claimTimeout = max(1, Int(claimTimeout.rounded(.up)))
     }
 
     /// Runs `work` at most once per (caller, key). `work` returns the response and the body to store
@@ -38,9 +43,9 @@ public final class IdempotencyStore: @unchecked Sendable {
             ON CONFLICT (caller_id, key) DO UPDATE
                SET fingerprint = EXCLUDED.fingerprint, status = NULL, body = NULL, created_at = now()
              WHERE idempotency_keys.created_at < now() - interval '24 hours'
-                OR (idempotency_keys.status IS NULL AND idempotency_keys.created_at < now() - interval '1 minute')
+                OR (idempotency_keys.status IS NULL AND idempotency_keys.created_at < now() - make_interval(secs => $4))
             RETURNING 1 AS claimed
-            """, callerId, key, fingerprint)
+            """, callerId, key, fingerprint, claimTimeout)
         if claimed.isEmpty { return try replay(callerId: callerId, key: key, fingerprint: fingerprint) }
         purgeExpiredSometimes()
 
@@ -109,7 +114,7 @@ public final class IdempotencyStore: @unchecked Sendable {
     }
 
     private func release(callerId: String, key: String) {
-        // Best effort: if this fails, the claim is taken over after a minute.
+        // Best effort: if this fails, the claim is taken over after `claimTimeout`.
         _ = try? database.execute("DELETE FROM idempotency_keys WHERE caller_id = $1 AND key = $2 AND status IS NULL",
                                   callerId, key)
     }

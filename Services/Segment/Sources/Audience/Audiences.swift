@@ -28,6 +28,7 @@ public struct Audiences: Sendable {
     func check(_ rule: Rule, base: String, caller: CallerIdentity, context: RequestContext) throws {
         let inputs = rule.inputs
         var names = RuleNameCheck()
+        names.mayReadPersonal = caller.has(right: "pii")
         names.segments = try segments.visibleIds(Array(inputs.segments), caller: caller)
         names.lists = try lists.visibleIds(Array(inputs.lists), caller: caller)
         for fresh in [false, true] {
@@ -41,31 +42,48 @@ public struct Audiences: Sendable {
     }
 
     /// Refuses a rule for segment `owner` that reaches `owner` again through the segments it names
-    /// (422 `segment_cycle` at the path of the reference that closes the loop).
-    func checkNoCycle(_ rule: Rule, base: String, owner: String) throws {
+    /// (422 `segment_cycle` at the path of the reference that closes the loop), or that nests
+    /// references deeper than `maximumReferenceDepth` (422 `segment_too_deep`). `lookup` reads
+    /// definitions (inside the transaction that will store the rule: see `SegmentStore.update`).
+    func checkNoCycle(_ rule: Rule, base: String, owner: String,
+                      lookup: ([String]) throws -> [String: SegmentDefinition]) throws {
         for (path, id) in Self.segmentReferences(rule, path: base) {
-            let closesLoop = try id == owner || reaches(owner, from: id)
-            if closesLoop {
-                throw RuleFault.apiError(RuleError(path: path, message: "segment \(id.prefix(64)) refers back to \(owner): a cycle"),
+            if id == owner {
+                throw RuleFault.apiError(RuleError(path: path, message: "the segment refers to itself: a cycle"), code: "segment_cycle")
+            }
+            switch try reach(owner, from: id, lookup: lookup) {
+            case .reached:
+                throw RuleFault.apiError(RuleError(path: path, message: "segment \(id.prefix(64)) refers back to this segment: a cycle"),
                                          code: "segment_cycle")
+            case .tooDeep:
+                throw RuleFault.apiError(RuleError(path: path, message:
+                    "segment \(id.prefix(64)) nests segments more than \(Self.maximumReferenceDepth) deep"), code: "segment_too_deep")
+            case .clear:
+                continue
             }
         }
     }
 
-    /// Whether segment `start`'s rule refers to `target`, directly or through other segments.
-    private func reaches(_ target: String, from start: String) throws -> Bool {
+    private enum Reach { case reached, tooDeep, clear }
+
+    /// Whether segment `start`'s rule refers to `target`, directly or through other segments, level
+    /// by level; too deep a chain is refused as such rather than searched without end.
+    private func reach(_ target: String, from start: String, lookup: ([String]) throws -> [String: SegmentDefinition]) throws -> Reach {
         var seen: Set<String> = []
         var frontier = [start]
-        while !frontier.isEmpty, seen.count < 10_000 {
+        var depth = 1
+        while !frontier.isEmpty {
+            if depth >= Self.maximumReferenceDepth { return .tooDeep }
             let batch = frontier.filter { seen.insert($0).inserted }
             frontier = []
-            for definition in try segments.definitions(batch).values {
+            for definition in try lookup(batch).values {
                 let next = try definition.parsedRule().inputs.segments
-                if next.contains(target) { return true }
+                if next.contains(target) { return .reached }
                 frontier += next
             }
+            depth += 1
         }
-        return false
+        return .clear
     }
 
     /// The `{"segment": id}` conditions of a rule with their JSON paths, in document order.

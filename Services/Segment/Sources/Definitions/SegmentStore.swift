@@ -34,9 +34,13 @@ public struct SegmentStore: Sendable {
 
     /// The segments of `ids` that exist, whoever owns them (for resolving references already checked).
     func definitions(_ ids: [String]) throws -> [String: SegmentDefinition] {
+        try database.withConnection { try Self.definitions(ids, on: $0) }
+    }
+
+    static func definitions(_ ids: [String], on conn: PostgresConnection) throws -> [String: SegmentDefinition] {
         guard !ids.isEmpty else { return [:] }
         var out: [String: SegmentDefinition] = [:]
-        for row in try database.query("SELECT \(SegmentDefinition.columns) FROM segments s WHERE s.id = ANY($1::text[])", ids) {
+        for row in try conn.query("SELECT \(SegmentDefinition.columns) FROM segments s WHERE s.id = ANY($1::text[])", ids) {
             let s = try SegmentDefinition(row: row)
             out[s.id] = s
         }
@@ -75,16 +79,27 @@ public struct SegmentStore: Sendable {
         }
     }
 
-    /// Changes the name and/or the rule (a snapshot's members stay until `:refresh`).
-    func update(_ segment: SegmentDefinition, name: String?, rule: JSONValue?) throws -> SegmentDefinition {
+    /// An arbitrary constant naming the advisory lock every rule change takes.
+    static let ruleChangeLock: Int64 = 0x5e67_0001
+
+    /// Changes the name and/or the rule (a snapshot's members stay until `:refresh`), after `check`
+    /// has passed, in one transaction holding the lock on rule changes: two edits that only together
+    /// would close a cycle of segments (A → B and B → A, on two replicas) cannot both pass, because
+    /// `check` reads the other definitions through `lookup` inside that transaction.
+    func update(_ segment: SegmentDefinition, name: String?, rule: JSONValue?,
+                check: (_ lookup: ([String]) throws -> [String: SegmentDefinition]) throws -> Void) throws -> SegmentDefinition {
         let ruleText = try rule.map { String(decoding: try JSONCoding.encoder().encode($0), as: UTF8.self) }
-        let rows = try database.query("""
+        return try database.transaction { conn in
+            _ = try conn.query("SELECT pg_advisory_xact_lock($1)", Self.ruleChangeLock)
+            try check { ids in try Self.definitions(ids, on: conn) }
+            let rows = try conn.query("""
             UPDATE segments s SET name = coalesce($2, s.name), rule = coalesce($3::jsonb, s.rule),
                    updated_at = now(), version = s.version + 1
              WHERE s.id = $1 RETURNING \(SegmentDefinition.columns)
             """, segment.id, name, ruleText)
-        guard let row = rows.first else { throw Self.notFound }
-        return try SegmentDefinition(row: row)
+            guard let row = rows.first else { throw Self.notFound }
+            return try SegmentDefinition(row: row)
+        }
     }
 
     /// Records a recomputation: the count, and for a snapshot its new frozen members.

@@ -68,6 +68,29 @@ public final class LiveIndex: @unchecked Sendable {
         }
     }
 
+    /// Slots turned into customer ids per read.
+    static let idChunk = 65_536
+
+    /// Calls `body` with the customer ids of `members`' slots in ascending slot order, a chunk of at
+    /// most `idChunk` per read of the index, so that millions of members never hold the feed's writer
+    /// back for long. A slot keeps its customer for the life of an index; if a new snapshot replaced
+    /// the index of `generation` meanwhile, the call fails (503, retry).
+    func forEachIdChunk(of members: Bitmap, generation: Int, _ body: ([String]) throws -> Void) throws {
+        let wordsPerChunk = Self.idChunk / 64
+        var word = 0
+        while word < members.wordCount {
+            let range = word..<min(word + wordsPerChunk, members.wordCount)
+            let ids = try read { state -> [String] in
+                guard state.generation == generation else {
+                    throw APIError.unavailable("the customer index was just reloaded; retry", code: "index_reloaded", retryAfter: 1)
+                }
+                return members.slots(inWords: range).map { state.index.customerId(at: $0) }
+            }
+            try body(ids)
+            word = range.upperBound
+        }
+    }
+
     /// The generation, version and slot count of the current index, without reading it further.
     var shape: IndexShape {
         shared.readStamped { index, stamp in IndexShape(generation: stamp.generation, version: stamp.version, slotCount: index.slotCount) }

@@ -82,6 +82,22 @@ public struct Bitmap: Sendable, Equatable {
         return Bitmap(words: out)
     }
 
+    /// Words of 64 slots held (slots beyond `wordCount * 64` are not set).
+    public var wordCount: Int { words.count }
+
+    /// The set slots of words `range` (slots `range.lowerBound * 64 ..< range.upperBound * 64`), ascending.
+    public func slots(inWords range: Range<Int>) -> [Int] {
+        var out: [Int] = []
+        for i in range.clamped(to: 0..<words.count) {
+            var bits = words[i]
+            while bits != 0 {
+                out.append(i << 6 | bits.trailingZeroBitCount)
+                bits &= bits - 1
+            }
+        }
+        return out
+    }
+
     /// The set slots in ascending order, at most `limit`.
     public func slots(limit: Int = .max) -> [Int] {
         var out: [Int] = []

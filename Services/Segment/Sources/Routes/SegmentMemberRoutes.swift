@@ -20,8 +20,9 @@ public enum SegmentMemberRoutes {
                 let page = try PageRequest(query: query, maximumLimit: maximumPage, defaultLimit: 100)
                 return try .json(try service.members(id: id, caller: caller, page: page))
             case "csv":
+                let slot = try service.exports.take()
                 let members = try service.sortedMembers(id: id, caller: caller)
-                return csv(members, filename: id)
+                return csv(members, filename: id, holding: slot)
             default:
                 throw APIError.badRequest("format must be json or csv", field: "format")
             }
@@ -29,7 +30,8 @@ public enum SegmentMemberRoutes {
     }
 
     /// Streams `members` as CSV. Ids are written as they are when they need no quoting (RFC 4180).
-    static func csv(_ members: [String], filename: String) -> Response {
+    /// `slot` is released with the stream, once the last line is written (or the client went away).
+    static func csv(_ members: [String], filename: String, holding slot: ExportSlots.Slot) -> Response {
         var headers = HTTPHeaders()
         headers.set("content-type", "text/csv; charset=utf-8")
         headers.set("content-disposition", "attachment; filename=\"\(filename)-members.csv\"")
@@ -43,6 +45,7 @@ public enum SegmentMemberRoutes {
                 }
             }
             if !chunk.isEmpty { try writer.write(chunk) }
+            withExtendedLifetime(slot) {}   // the stream holds the export's slot to its end
         })
     }
 

@@ -6,20 +6,37 @@ enum MemberOrder {
     /// rejected with one comparison, which is what most ids are once the buffer is full, so a page
     /// costs about one comparison per member rather than a sort of all of them.
     static func smallest(_ count: Int, of ids: some Sequence<String>, after: String?) -> [String] {
-        guard count > 0 else { return [] }
-        var buffer: [String] = []
-        buffer.reserveCapacity(count + 1)
-        for id in ids {
-            if let after, id <= after { continue }
-            if buffer.count == count, let last = buffer.last, id >= last { continue }
-            var low = 0, high = buffer.count
-            while low < high {
-                let mid = (low + high) / 2
-                if buffer[mid] < id { low = mid + 1 } else { high = mid }
-            }
-            buffer.insert(id, at: low)
-            if buffer.count > count { buffer.removeLast() }
+        var smallest = Smallest(count, after: after)
+        smallest.consider(ids)
+        return smallest.ids
+    }
+
+    /// The same, fed in parts (chunks of members read one at a time).
+    struct Smallest {
+        let count: Int
+        let after: String?
+        /// Ascending, at most `count`.
+        private(set) var ids: [String] = []
+
+        init(_ count: Int, after: String?) {
+            self.count = max(0, count)
+            self.after = after
+            ids.reserveCapacity(self.count + 1)
         }
-        return buffer
+
+        mutating func consider(_ candidates: some Sequence<String>) {
+            guard count > 0 else { return }
+            for id in candidates {
+                if let after, id <= after { continue }
+                if ids.count == count, let last = ids.last, id >= last { continue }
+                var low = 0, high = ids.count
+                while low < high {
+                    let mid = (low + high) / 2
+                    if ids[mid] < id { low = mid + 1 } else { high = mid }
+                }
+                ids.insert(id, at: low)
+                if ids.count > count { ids.removeLast() }
+            }
+        }
     }
 }

@@ -38,7 +38,7 @@ struct PortraitBuilder: Sendable {
     /// Names asked at most per request, of each kind.
     static let maximumNames = 20
     /// Attributes whose values identify people: never shown as a distribution.
-    static let personal: Set<String> = ["name", "phone"]
+    static let personal = RuleNameCheck.personalAttributes
 
     func portrait(segmentId: String, query: QueryParameters, caller: CallerIdentity, context: RequestContext) throws -> Portrait {
         let attributes = try Self.names(query["attrs"], field: "attrs")

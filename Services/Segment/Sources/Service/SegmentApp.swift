@@ -43,7 +43,8 @@ public final class SegmentApp: Sendable {
                                   catalog: ProfileCatalog(client: service.client, baseURL: settings.profileURL))
         let segmentService = SegmentService(audiences: audiences, store: segments)
         // Creates replay their first answer when repeated with the same Idempotency-Key (DESIGN.md §3).
-        let idempotency = IdempotencyStore(database: database)
+        // A snapshot of millions of members may take minutes to freeze: a retry must not take over.
+        let idempotency = IdempotencyStore(database: database, claimTimeout: 900)
         let router = service.router
         SegmentRoutes.register(on: router, service: segmentService, idempotency: idempotency)
         SegmentMemberRoutes.register(on: router, service: segmentService)

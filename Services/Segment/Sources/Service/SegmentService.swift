@@ -11,6 +11,8 @@ public struct SegmentService: Sendable {
     let store: SegmentStore
 
     static let sampleSize = 10
+    /// Member exports at once, per replica.
+    let exports = ExportSlots(limit: 2)
 
     /// `{rule}` → count, a sample and the time taken.
     func estimate(body: [String: JSONValue], caller: CallerIdentity, context: RequestContext) throws -> Estimate {
@@ -37,12 +39,16 @@ public struct SegmentService: Sendable {
         }
         let kind = input.kind ?? .dynamic
         try audiences.check(rule, base: "$.rule", caller: caller, context: context)
+        let id = SegmentStore.newId()
+        // A new segment closes no cycle, but may nest references too deep.
+        try audiences.checkNoCycle(rule, base: "$.rule", owner: id, lookup: store.definitions)
         let plan = try audiences.plan(rules: [rule])
-        let (count, members) = try audiences.evaluate(plan) { evaluation in
-            let selected = try evaluation.select(rule, orgPath: caller.orgPath)
-            return (selected.count, kind == .snapshot ? evaluation.customerIds(selected) : nil)
+        let (selected, generation) = try audiences.evaluate(plan) { evaluation in
+            (try evaluation.select(rule, orgPath: caller.orgPath), evaluation.state.generation)
         }
-        let segment = try store.create(id: SegmentStore.newId(), name: name, kind: kind, rule: ruleJSON, caller: caller,
+        let count = selected.count
+        let members = kind == .snapshot ? try allIds(selected, generation: generation) : nil
+        let segment = try store.create(id: id, name: name, kind: kind, rule: ruleJSON, caller: caller,
                                        memberCount: count, members: members)
         return SegmentWithCount(segment: segment, count: count)
     }
@@ -63,11 +69,10 @@ public struct SegmentService: Sendable {
     func update(id: String, body: [String: JSONValue], caller: CallerIdentity, context: RequestContext) throws -> SegmentWithCount {
         let segment = try store.segment(id: id, caller: caller)
         let input = try SegmentInput.update(body)
-        if let rule = input.rule {
-            try audiences.check(rule, base: "$.rule", caller: caller, context: context)
-            try audiences.checkNoCycle(rule, base: "$.rule", owner: segment.id)
+        if let rule = input.rule { try audiences.check(rule, base: "$.rule", caller: caller, context: context) }
+        let updated = try store.update(segment, name: input.name, rule: input.ruleJSON) { lookup in
+            if let rule = input.rule { try audiences.checkNoCycle(rule, base: "$.rule", owner: segment.id, lookup: lookup) }
         }
-        let updated = try store.update(segment, name: input.name, rule: input.ruleJSON)
         return SegmentWithCount(segment: updated, count: try count(of: updated))
     }
 
@@ -75,10 +80,11 @@ public struct SegmentService: Sendable {
     func refresh(id: String, caller: CallerIdentity) throws -> SegmentWithCount {
         let segment = try store.segment(id: id, caller: caller)
         let rule = try segment.parsedRule()
-        let (count, members) = try audiences.evaluate(try audiences.plan(rules: [rule])) { evaluation in
-            let selected = try evaluation.select(rule, orgPath: segment.orgPath)
-            return (selected.count, segment.kind == .snapshot ? evaluation.customerIds(selected) : nil)
+        let (selected, generation) = try audiences.evaluate(try audiences.plan(rules: [rule])) { evaluation in
+            (try evaluation.select(rule, orgPath: segment.orgPath), evaluation.state.generation)
         }
+        let count = selected.count
+        let members = segment.kind == .snapshot ? try allIds(selected, generation: generation) : nil
         let refreshed = try store.refresh(segment, memberCount: count, members: members)
         return SegmentWithCount(segment: refreshed, count: count)
     }
@@ -117,20 +123,28 @@ public struct SegmentService: Sendable {
     /// A page of a segment's members now, in customer-id order.
     func members(id: String, caller: CallerIdentity, page: PageRequest) throws -> Page<SegmentMember> {
         let segment = try store.segment(id: id, caller: caller)
-        let fetched = try audiences.evaluate(try audiences.plan(segments: [segment])) { evaluation in
-            let state = evaluation.state
-            let ids = try evaluation.members(of: segment).slots().lazy.map { state.index.customerId(at: $0) }
-            return MemberOrder.smallest(page.limit + 1, of: ids, after: page.after)
+        let (members, generation) = try audiences.evaluate(try audiences.plan(segments: [segment])) { evaluation in
+            (try evaluation.members(of: segment), evaluation.state.generation)
         }
-        return PageRequest.page(fetched.map(SegmentMember.init(customerId:)), limit: page.limit, key: \.customerId)
+        var smallest = MemberOrder.Smallest(page.limit + 1, after: page.after)
+        try audiences.live.forEachIdChunk(of: members, generation: generation) { smallest.consider($0) }
+        return PageRequest.page(smallest.ids.map(SegmentMember.init(customerId:)), limit: page.limit, key: \.customerId)
     }
 
-    /// Every member of a segment now, sorted by customer id (for exports).
+    /// Every member of a segment now, sorted by customer id (for exports; `exports` bounds how many at once).
     func sortedMembers(id: String, caller: CallerIdentity) throws -> [String] {
         let segment = try store.segment(id: id, caller: caller)
-        let ids = try audiences.evaluate(try audiences.plan(segments: [segment])) { evaluation in
-            evaluation.customerIds(try evaluation.members(of: segment))
+        let (members, generation) = try audiences.evaluate(try audiences.plan(segments: [segment])) { evaluation in
+            (try evaluation.members(of: segment), evaluation.state.generation)
         }
-        return ids.sorted()
+        return try allIds(members, generation: generation).sorted()
+    }
+
+    /// Every id of `members`, read from the index a chunk at a time (see `LiveIndex.forEachIdChunk`).
+    private func allIds(_ members: Bitmap, generation: Int) throws -> [String] {
+        var ids: [String] = []
+        ids.reserveCapacity(members.count)
+        try audiences.live.forEachIdChunk(of: members, generation: generation) { ids += $0 }
+        return ids
     }
 }
