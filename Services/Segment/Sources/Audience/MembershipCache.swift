@@ -6,7 +6,9 @@ import Foundation
 ///
 /// An entry is valid for one index generation (slots mean nothing in another) and one version of the
 /// set. Ids the index did not know when the bitmap was built may arrive later through the feed, so an
-/// entry that missed some is rebuilt once the index has grown.
+/// entry that missed some is rebuilt once the index has grown — at most every `missingRecheck`
+/// seconds: ids of customers deleted since would otherwise make every request on a growing index
+/// read the set from PostgreSQL again (the global black list is in every request).
 ///
 /// Thread-safety: `entries` is guarded by `lock`; builds run outside it (two requests may both build
 /// the same bitmap; the last one stays).
@@ -17,7 +19,10 @@ final class MembershipCache: @unchecked Sendable {
         var slotCount: Int
         var missing: Int
         var bitmap: Bitmap
+        var builtAt: Date
     }
+
+    static let missingRecheck: TimeInterval = 5
 
     private let lock = NSLock()
     private var entries: [String: Entry] = [:]
@@ -29,7 +34,8 @@ final class MembershipCache: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         guard let e = entries[key], e.generation == generation, e.version == version,
-              e.missing == 0 || e.slotCount == slotCount else { return nil }
+              e.missing == 0 || e.slotCount == slotCount || Date().timeIntervalSince(e.builtAt) < Self.missingRecheck
+        else { return nil }
         return e.bitmap
     }
 
@@ -37,7 +43,7 @@ final class MembershipCache: @unchecked Sendable {
     func build(_ key: String, version: Int64, ids: [String], in state: IndexState) -> Bitmap {
         let slots = ids.compactMap { state.index.slot(of: $0) }
         let entry = Entry(generation: state.generation, version: version, slotCount: state.index.slotCount,
-                          missing: ids.count - slots.count, bitmap: Bitmap(slots: slots))
+                          missing: ids.count - slots.count, bitmap: Bitmap(slots: slots), builtAt: Date())
         lock.lock()
         if entries.count >= Self.maximumEntries { entries.removeAll() }
         entries[key] = entry
