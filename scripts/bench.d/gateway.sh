@@ -8,19 +8,8 @@ source "$LATTICE_ROOT/scripts/lib/postgres.sh"
 ensure_build_dependencies
 ensure_packages wrk nginx-light curl python3
 DURATION="${BENCH_DURATION:-10}"
-WORK="$(mktemp -d /tmp/lattice-bench-gateway.XXXXXX)"
-chmod 755 "$WORK"
-PIDS=()
-PG_PORT="${BENCH_PG_PORT:-25470}"
-PG_DATA="$(pg_default_datadir "pg-bench-$PG_PORT")"
-cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    [ -f "$WORK/nginx.pid" ] && kill "$(cat "$WORK/nginx.pid")" 2>/dev/null || true
-    sleep 0.5
-    pg_stop "$PG_DATA"; rm -rf "$PG_DATA" "$WORK"
-}
-trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+source "$LATTICE_ROOT/scripts/bench.d/lib/bench.sh"
+bench_setup gateway 25470
 
 log "building (release)"
 (cd "$LATTICE_ROOT" && swift build -c release --product HTTPBenchServer >/dev/null && swift build -c release --product lattice-gateway >/dev/null)

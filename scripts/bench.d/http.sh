@@ -5,17 +5,8 @@
 ensure_build_dependencies
 ensure_packages wrk nginx-light
 DURATION="${BENCH_DURATION:-10}"
-WORK="$(mktemp -d /tmp/lattice-bench-http.XXXXXX)"
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    [ -f "$WORK/nginx.pid" ] && kill "$(cat "$WORK/nginx.pid")" 2>/dev/null || true
-    sleep 0.3
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+source "$LATTICE_ROOT/scripts/bench.d/lib/bench.sh"
+bench_setup http
 
 log "building the bench server (release)"
 (cd "$LATTICE_ROOT" && swift build -c release --product HTTPBenchServer >/dev/null)

@@ -8,19 +8,9 @@ ensure_build_dependencies
 ensure_packages curl python3 wrk
 ROWS="${BENCH_IMPORT_ROWS:-1000000}"
 DURATION="${BENCH_DURATION:-15}"
-WORK="$(mktemp -d /tmp/lattice-bench-profile.XXXXXX)"
-chmod 755 "$WORK"
-PIDS=()
-PG_PORT="${BENCH_PG_PORT:-25471}"
-PG_DATA="$(pg_default_datadir "pg-bench-$PG_PORT")"
+source "$LATTICE_ROOT/scripts/bench.d/lib/bench.sh"
+bench_setup profile 25471
 LOAD="python3 $LATTICE_ROOT/scripts/bench.d/lib/profile_load.py"
-cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    sleep 0.5
-    pg_stop "$PG_DATA"; rm -rf "$PG_DATA" "$WORK"
-}
-trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 now() { date +%s.%N; }
 
 log "building (release)"
@@ -105,22 +95,7 @@ TAG_RPS=$(awk -v n="$TAGGED" -v a="$T1" -v b="$T2" -v c="$T0" 'BEGIN {printf "%.
 
 log "event batches of 500 for ${DURATION}s"
 EVENTS_PS=$($LOAD batches "$GW_PORT" "$TOKEN" "$ROWS" "$DURATION" 4 500) || die "event batches failed"
-# wrk paces each of 16 connections by a pause after each response, so one connection's cycle is the pause
-# plus the response time: a 3 s calibration run measures that response time and the pause is set to
-# make the 16 connections send 1,000 events/s in all (the achieved rate is printed and checked).
-single_events() {  # PAUSE_MS SECONDS OUT
-    TOKEN="$TOKEN" CUSTOMERS="$ROWS" RATE=1000 CONNECTIONS=16 PAUSE_MS="$1" \
-        wrk -t2 -c16 -d"$2s" --latency -s "$LATTICE_ROOT/scripts/bench.d/lib/single_event.lua" "http://127.0.0.1:$GW_PORT" \
-        > "$3" 2>&1 || die "single events failed: $(cat "$3")"
-    grep -q "unexpected status" "$3" && die "single events failed: $(grep -m3 "unexpected status" "$3")"
-    return 0
-}
-log "calibrating the pause for 1000 single events/s"
-single_events 16 3 "$WORK/calibrate.out"
-CAL_RATE=$(awk '/Requests\/sec/ {print $2}' "$WORK/calibrate.out")
-PAUSE=$(awk -v r="$CAL_RATE" 'BEGIN {l = 16000 / r - 16; p = 16 - l; if (p < 1) p = 1; printf "%.0f", p}')
-log "single events at 1000/s for ${DURATION}s (wrk, 16 connections each pausing $PAUSE ms after each response)"
-single_events "$PAUSE" "$DURATION" "$WORK/single.out"
+paced_single_events "$GW_PORT" "$TOKEN" "$ROWS" "$DURATION" "$WORK/single.out"
 ms() { awk -v k="$1" '$1==k {v=$2; if (v ~ /us$/) {sub(/us/,"",v); v=v/1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v=v*1000}; print v}' "$WORK/single.out"; }
 P50=$(ms "50%"); P99=$(ms "99%")
 SINGLE_RATE=$(awk '/Requests\/sec/ {printf "%.0f", $2}' "$WORK/single.out")

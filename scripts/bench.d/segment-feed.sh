@@ -1,0 +1,81 @@
+# shellcheck shell=bash
+# Segment feed: how far a segment replica's index lags behind the profile while 1,000 changes a second
+# arrive (single events through the gateway, each one changing a customer's aggregates). A marker
+# customer's attribute is changed every second and the time until an estimate through the gateway
+# sees the new value is the lag (target: under 2 s).
+#   BENCH_FEED_CUSTOMERS (default 100000), BENCH_DURATION seconds of load (default 30)
+
+source "$LATTICE_ROOT/scripts/lib/postgres.sh"
+ensure_build_dependencies
+ensure_packages curl python3 wrk
+CUSTOMERS="${BENCH_FEED_CUSTOMERS:-100000}"
+DURATION="${BENCH_DURATION:-30}"
+source "$LATTICE_ROOT/scripts/bench.d/lib/bench.sh"
+bench_setup segment-feed 25473
+
+log "building (release)"
+(cd "$LATTICE_ROOT" && for p in lattice-gateway lattice-profile lattice-segment; do swift build -c release --product "$p" >/dev/null || exit 1; done) \
+    || die "build failed"
+BIN="$(cd "$LATTICE_ROOT" && swift build -c release --show-bin-path)"
+
+rm -rf "$PG_DATA"
+pg_start "$PG_DATA" "$PG_PORT"
+pg_createdb "$PG_PORT" lattice_bench
+DB="postgres://postgres@127.0.0.1:$PG_PORT/lattice_bench"
+SECRET="bench-internal-secret-0123456789"
+PASSWORD="bench-admin-password-1"
+GW_PORT=$(free_port); PROFILE_PORT=$(free_port); SEGMENT_PORT=$(free_port)
+COMMON=(DATABASE_URL="$DB" LATTICE_INTERNAL_SECRET="$SECRET" LATTICE_LOG_LEVEL=warning LATTICE_GATEWAY_URL="http://127.0.0.1:$GW_PORT")
+env "${COMMON[@]}" LATTICE_PORT="$PROFILE_PORT" "$BIN/lattice-profile" > "$WORK/profile.log" 2>&1 &
+PIDS+=($!)
+env "${COMMON[@]}" LATTICE_PORT="$SEGMENT_PORT" LATTICE_SERVICE_PROFILE="http://127.0.0.1:$PROFILE_PORT" \
+    "$BIN/lattice-segment" > "$WORK/segment.log" 2>&1 &
+PIDS+=($!)
+env "${COMMON[@]}" LATTICE_PORT="$GW_PORT" LATTICE_ADMIN_PASSWORD="$PASSWORD" \
+    LATTICE_UPSTREAM_PROFILE="http://127.0.0.1:$PROFILE_PORT" LATTICE_UPSTREAM_SEGMENT="http://127.0.0.1:$SEGMENT_PORT" \
+    LATTICE_RATE_PER_TOKEN=1000000 LATTICE_RATE_BURST_PER_TOKEN=1000000 LATTICE_RATE_PER_IP=1000000 LATTICE_RATE_BURST_PER_IP=1000000 \
+    "$BIN/lattice-gateway" > "$WORK/gateway.log" 2>&1 &
+PIDS+=($!)
+for port in "$GW_PORT" "$PROFILE_PORT" "$SEGMENT_PORT"; do
+    for _ in $(seq 1 300); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.2; done
+    curl -sf "http://127.0.0.1:$port/readyz" >/dev/null || { tail -n 20 "$WORK"/*.log >&2; die "a service on port $port did not start"; }
+done
+API="http://127.0.0.1:$GW_PORT/api/v1"
+ADMIN=$(curl -sf -X POST "$API/auth/login" -H 'content-type: application/json' \
+    -d "{\"username\":\"admin\",\"password\":\"$PASSWORD\"}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])') \
+    || die "login failed"
+TOKEN=$(curl -sf -X POST "$API/api-keys" -H "Authorization: Bearer $ADMIN" -H 'content-type: application/json' \
+    -d '{"name":"bench feed","orgId":"hq","rights":["view","edit"]}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])') \
+    || die "cannot create an API key"
+for b in sh bj gz; do
+    curl -sf -X POST "$API/orgs" -H "Authorization: Bearer $ADMIN" -H 'content-type: application/json' \
+        -d "{\"id\":\"$b\",\"parentId\":\"hq\",\"kind\":\"branch\",\"name\":\"$b\"}" >/dev/null || die "cannot create org $b"
+done
+
+log "importing $CUSTOMERS customers"
+python3 "$LATTICE_ROOT/scripts/bench.d/lib/profile_load.py" csv "$WORK/customers.csv" "$CUSTOMERS"
+JOB=$(curl -s -X POST "$API/customers:import" -H "Authorization: Bearer $TOKEN" -H 'content-type: text/csv' -T "$WORK/customers.csv" \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])') || die "the import was refused"
+for _ in $(seq 1 1200); do
+    STATUS=$(curl -sf "$API/imports/$JOB" -H "Authorization: Bearer $TOKEN" | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])')
+    case "$STATUS" in completed|done|failed) break ;; esac
+    sleep 0.5
+done
+[ "$STATUS" != failed ] || die "the import failed"
+indexed() { curl -sf "http://127.0.0.1:$SEGMENT_PORT/internal/v1/index" -H "x-lattice-internal: $SECRET" \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["customers"])' 2>/dev/null || echo 0; }
+log "waiting for the segment index to hold them"
+for _ in $(seq 1 600); do [ "$(indexed)" -ge "$CUSTOMERS" ] && break; sleep 0.5; done
+[ "$(indexed)" -ge "$CUSTOMERS" ] || die "the segment index holds $(indexed) of $CUSTOMERS customers"
+
+log "changes at 1000/s for ${DURATION}s, the marker changed every second"
+paced_single_events "$GW_PORT" "$TOKEN" "$CUSTOMERS" "$DURATION" "$WORK/events.out" &
+WRK=$!
+sleep 4   # the calibration run
+python3 "$LATTICE_ROOT/scripts/bench.d/lib/segment_lag.py" "$GW_PORT" "$TOKEN" "$DURATION" > "$WORK/lag.out" \
+    || { cat "$WORK/lag.out" >&2; die "the lag probe failed"; }
+wait "$WRK" || die "the events failed"
+RATE=$(awk '/Requests\/sec/ {printf "%.0f", $2}' "$WORK/events.out")
+echo "BENCH segment_feed_changes_per_s $RATE changes/s"
+awk -v r="$RATE" 'BEGIN {exit !(r >= 900)}' || log "warning: changes arrived at $RATE/s, not 1000/s"
+cat "$WORK/lag.out"
