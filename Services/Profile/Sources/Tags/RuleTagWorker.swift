@@ -17,7 +17,7 @@ import ServiceKit
 /// read on the next step (one step of lag, never a loss). The worker's own tag writes enter the feed and
 /// are evaluated once more, which writes nothing, ending the loop.
 ///
-/// Thread-safety: `state` and `thread` are guarded by `condition`; everything else is immutable.
+/// Thread-safety: `loop` is thread-safe; everything else is immutable.
 public final class RuleTagWorker: BackgroundTask, @unchecked Sendable {
     public struct Configuration: Sendable {
         /// Feed rows read per step.
@@ -58,10 +58,7 @@ public final class RuleTagWorker: BackgroundTask, @unchecked Sendable {
     let logger: Logger
     static let cursorName = "customer_changes"
 
-    private enum State { case idle, running, stopping, stopped }
-    private let condition = NSCondition()
-    private var state = State.idle
-    private var threadRunning = false
+    private let loop = BackgroundLoop(name: "rule-tag-worker")
 
     init(database: PostgresPool, engine: RuleTagEngine, logger: Logger, configuration: Configuration = Configuration()) {
         self.database = database
@@ -137,56 +134,18 @@ public final class RuleTagWorker: BackgroundTask, @unchecked Sendable {
     // MARK: BackgroundTask
 
     public func start() throws {
-        condition.lock()
-        defer { condition.unlock() }
-        switch state {
-        case .running, .stopping: return
-        case .stopped: throw APIError.internalError("the rule-tag worker was stopped and cannot start again")
-        case .idle: break
-        }
-        state = .running
-        threadRunning = true
-        let thread = Thread { [self] in
-            run()
-            condition.lock()
-            threadRunning = false
-            condition.broadcast()
-            condition.unlock()
-        }
-        thread.name = "rule-tag-worker"
-        thread.start()
+        try loop.start { [self] in run() }
     }
 
     @discardableResult
     public func stop(timeout: TimeInterval) -> Bool {
-        condition.lock()
-        defer { condition.unlock() }
-        if state == .running { state = .stopping }
-        if state == .idle { state = .stopped; return true }
-        condition.broadcast()
-        let deadline = Date().addingTimeInterval(max(0, timeout))
-        while threadRunning {
-            if !condition.wait(until: deadline) { break }
-        }
-        if !threadRunning { state = .stopped }
-        return !threadRunning
+        loop.stop(timeout: timeout)
     }
 
-    private var isStopping: Bool {
-        condition.lock()
-        defer { condition.unlock() }
-        return state != .running
-    }
+    private var isStopping: Bool { loop.isStopping }
 
     /// Sleeps up to `seconds`, returning early when stopping.
-    private func pause(_ seconds: TimeInterval) {
-        let deadline = Date().addingTimeInterval(seconds)
-        condition.lock()
-        while state == .running {
-            if !condition.wait(until: deadline) { break }
-        }
-        condition.unlock()
-    }
+    private func pause(_ seconds: TimeInterval) { loop.pause(seconds) }
 
     private func run() {
         var backoff = configuration.initialBackoff

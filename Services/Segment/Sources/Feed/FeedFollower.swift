@@ -11,7 +11,7 @@ import ServiceKit
 /// keeps its own index, and a restarted one begins with a new snapshot. A failed read is retried with backoff;
 /// a cursor the profile no longer accepts (400) starts over with a new snapshot.
 ///
-/// Thread-safety: `state` is guarded by `condition`; the rest is immutable.
+/// Thread-safety: `loop` is thread-safe; the rest is immutable or touched by the loop's thread only.
 public final class FeedFollower: BackgroundTask, @unchecked Sendable {
     public let taskName = "segment-feed"
     let live: LiveIndex
@@ -21,10 +21,7 @@ public final class FeedFollower: BackgroundTask, @unchecked Sendable {
     let pageSize: Int
     let logger: Logger
 
-    private enum RunState { case idle, running, stopping, stopped }
-    private let condition = NSCondition()
-    private var state = RunState.idle
-    private var threadRunning = false
+    private let loop: BackgroundLoop
 
     init(live: LiveIndex, feed: ProfileFeedClient, timeZone: TimeZone, pollInterval: TimeInterval, pageSize: Int,
          logger: Logger) {
@@ -34,57 +31,24 @@ public final class FeedFollower: BackgroundTask, @unchecked Sendable {
         self.pollInterval = pollInterval
         self.pageSize = pageSize
         self.logger = logger
+        loop = BackgroundLoop(name: "segment-feed")
     }
 
     // MARK: BackgroundTask
 
     public func start() throws {
-        condition.lock()
-        defer { condition.unlock() }
-        guard state == .idle else { return }
-        state = .running
-        threadRunning = true
-        let thread = Thread { [self] in
-            run()
-            condition.lock()
-            threadRunning = false
-            condition.broadcast()
-            condition.unlock()
-        }
-        thread.name = taskName
-        thread.start()
+        try loop.start { [self] in run() }
     }
 
     @discardableResult
     public func stop(timeout: TimeInterval) -> Bool {
-        condition.lock()
-        defer { condition.unlock() }
-        if state == .idle { state = .stopped; return true }
-        if state == .running { state = .stopping }
-        condition.broadcast()
-        let deadline = Date().addingTimeInterval(max(0, timeout))
-        while threadRunning {
-            if !condition.wait(until: deadline) { break }
-        }
-        if !threadRunning { state = .stopped }
-        return !threadRunning
+        loop.stop(timeout: timeout)
     }
 
-    private var isStopping: Bool {
-        condition.lock()
-        defer { condition.unlock() }
-        return state != .running
-    }
+    private var isStopping: Bool { loop.isStopping }
 
     /// Sleeps up to `seconds`, returning early when stopping.
-    private func pause(_ seconds: TimeInterval) {
-        let deadline = Date().addingTimeInterval(seconds)
-        condition.lock()
-        while state == .running {
-            if !condition.wait(until: deadline) { break }
-        }
-        condition.unlock()
-    }
+    private func pause(_ seconds: TimeInterval) { loop.pause(seconds) }
 
     // MARK: Following
 

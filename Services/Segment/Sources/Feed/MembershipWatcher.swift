@@ -27,7 +27,7 @@ import ServiceKit
 /// more of that size for the segment at hand (its new members, one difference, and on a first look the
 /// recorded members), the engine's own while it evaluates, and one batch of ids and events.
 ///
-/// Thread-safety: `state` is guarded by `condition`; everything else is touched by the watcher thread
+/// Thread-safety: `loop` is thread-safe; everything else is touched by the watcher thread
 /// only (or by a test calling `look` on a watcher it did not start).
 final class MembershipWatcher: BackgroundTask, @unchecked Sendable {
     let taskName = "segment-membership-watcher"
@@ -65,71 +65,31 @@ final class MembershipWatcher: BackgroundTask, @unchecked Sendable {
         var description: String { "the customer index was reloaded during the look" }
     }
 
-    private enum RunState { case idle, running, stopping, stopped }
-    private let condition = NSCondition()
-    private var state = RunState.idle
-    private var threadRunning = false
+    private let loop: BackgroundLoop
 
     init(live: LiveIndex, audiences: Audiences, transitions: MembershipTransitions, logger: Logger) {
         self.live = live
         self.audiences = audiences
         self.transitions = transitions
         self.logger = logger
+        loop = BackgroundLoop(name: "segment-membership-watcher")
     }
 
     func start() throws {
-        condition.lock()
-        defer { condition.unlock() }
-        guard state == .idle else { return }
-        state = .running
-        threadRunning = true
-        let thread = Thread { [self] in
-            run()
-            condition.lock()
-            threadRunning = false
-            condition.broadcast()
-            condition.unlock()
-        }
-        thread.name = taskName
-        thread.start()
+        try loop.start { [self] in run() }
     }
 
     @discardableResult
     func stop(timeout: TimeInterval) -> Bool {
-        condition.lock()
-        defer { condition.unlock() }
-        if state == .idle { state = .stopped; return true }
-        if state == .running { state = .stopping }
-        condition.broadcast()
-        let deadline = Date().addingTimeInterval(max(0, timeout))
-        while threadRunning {
-            if !condition.wait(until: deadline) { break }
-        }
-        if !threadRunning { state = .stopped }
-        return !threadRunning
+        loop.stop(timeout: timeout)
     }
 
-    private var isStopping: Bool {
-        condition.lock()
-        defer { condition.unlock() }
-        return state != .running
-    }
+    private var isStopping: Bool { loop.isStopping }
 
-    /// Whether `stop` was called (a watcher never started, driven by a test, is not stopping).
-    private var stopRequested: Bool {
-        condition.lock()
-        defer { condition.unlock() }
-        return state == .stopping || state == .stopped
-    }
+    private var stopRequested: Bool { loop.stopRequested }
 
-    private func pause(_ seconds: TimeInterval) {
-        let deadline = Date().addingTimeInterval(seconds)
-        condition.lock()
-        while state == .running {
-            if !condition.wait(until: deadline) { break }
-        }
-        condition.unlock()
-    }
+    /// Sleeps up to `seconds`, returning early when stopping.
+    private func pause(_ seconds: TimeInterval) { loop.pause(seconds) }
 
     private func run() {
         var seen: (generation: Int, version: Int)?
