@@ -35,6 +35,9 @@ let package = Package(
         .target(name: "Segment", dependencies: ["ServiceKit"], path: "Services/Segment/Sources",
                 resources: [.copy("Migrations")]),
         .executableTarget(name: "lattice-segment", dependencies: ["Segment"], path: "Services/Segment/Main"),
+        .target(name: "Dispatcher", dependencies: ["ServiceKit"], path: "Services/Dispatcher/Sources",
+                resources: [.copy("Migrations")]),
+        .executableTarget(name: "lattice-dispatcher", dependencies: ["Dispatcher"], path: "Services/Dispatcher/Main"),
 
         // Test support shared by test targets: fixture processes, the test database.
         .target(name: "TestSupport", dependencies: ["Postgres"], path: "Tests/TestSupport"),
@@ -43,6 +46,7 @@ let package = Package(
         .executableTarget(name: "HTTPBenchServer", dependencies: ["HTTP"], path: "Tests/Fixtures/HTTPBenchServer"),
         .executableTarget(name: "OutboxRelayFixture", dependencies: ["ServiceKit"], path: "Tests/Fixtures/OutboxRelayFixture"),
         .executableTarget(name: "ServiceFixture", dependencies: ["ServiceKit"], path: "Tests/Fixtures/ServiceFixture"),
+        .executableTarget(name: "ProviderSimulator", dependencies: ["HTTP"], path: "Tests/Fixtures/ProviderSimulator"),
         .executableTarget(name: "SegmentBench", dependencies: ["Segment", "TestSupport"], path: "Tests/Fixtures/SegmentBench"),
 
         // Tests
@@ -55,6 +59,7 @@ let package = Package(
         .testTarget(name: "SegmentTests", dependencies: ["Segment", "TestSupport"], path: "Tests/SegmentTests"),
         .testTarget(name: "SegmentServiceTests", dependencies: ["Segment", "Gateway", "TestSupport"],
                     path: "Tests/SegmentServiceTests"),
+        .testTarget(name: "DispatcherTests", dependencies: ["Dispatcher", "Gateway", "TestSupport"], path: "Tests/DispatcherTests"),
     ],
     swiftLanguageModes: [.v6]
 )

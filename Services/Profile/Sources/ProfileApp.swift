@@ -32,6 +32,7 @@ public final class ProfileApp: Sendable {
         let idempotency = IdempotencyStore(database: service.database)
         AttributeRoutes.register(on: router, catalog: catalog, idempotency: idempotency)
         ChangeFeedRoutes.register(on: router, feed: ChangeFeed(database: service.database))
+        ContactFactsRoutes.register(on: router, database: service.database)
         // wiring: events
         let eventTypes = EventTypeCatalog(database: service.database)
         EventRoutes.register(on: router, types: eventTypes,

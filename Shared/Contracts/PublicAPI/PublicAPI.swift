@@ -9,7 +9,7 @@ public enum PublicAPI {
     public static let version = "1.0.0"
 
     /// Every public endpoint, in document order.
-    public static var endpoints: [PublicEndpoint] { gatewayEndpoints + profileEndpoints + segmentEndpoints }
+    public static var endpoints: [PublicEndpoint] { gatewayEndpoints + profileEndpoints + segmentEndpoints + dispatcherEndpoints }
 
     /// Named JSON Schemas (`components/schemas`) referenced as `JSONSchema.ref(name)`, including the
     /// standard error body `Error`.
@@ -18,6 +18,7 @@ public enum PublicAPI {
         for (name, schema) in gatewaySchemas { all[name] = schema }
         for (name, schema) in profileSchemas { all[name] = schema }
         for (name, schema) in segmentSchemas { all[name] = schema }
+        for (name, schema) in dispatcherSchemas { all[name] = schema }
         return all
     }
 
@@ -29,6 +30,7 @@ public enum PublicAPI {
         ("Events", "Behaviour events and the event-type catalog"),
         ("Tags", "Tags and lifecycle stages"),
         ("Segments", "Audiences: estimates, segments, members, overlaps, white and black lists"),
+        ("Messages", "Providers, templates and their compliance review, send policies, messages, receipts, the in-app inbox"),
         ("Meta", "Describing the API itself"),
     ]
 

@@ -1,0 +1,52 @@
+import Contracts
+import Foundation
+import HTTP
+import Postgres
+import ServiceKit
+
+/// `POST /internal/v1/customers:contact-facts` `{ids: [...]}` (internal credential only): what the
+/// dispatcher's policy chain and templates need of a batch of customers in one call — consent per
+/// channel, the marketing opt-out, risk tolerance, org, and the attributes (unmasked: a message needs
+/// the phone number). Ids that do not exist come back with `exists: false`.
+public enum ContactFactsRoutes {
+    /// Ids per call; the dispatcher asks in batches of this size.
+    static let maximumIds = 1_000
+    static let options = RouteOptions(maxBodyBytes: 128 << 10)
+
+    struct Query: Decodable { var ids: [String] }
+
+    struct Facts: Encodable {
+        var customerId: String
+        var exists: Bool
+        var orgId: String?
+        var orgPath: String?
+        var marketingOptOut: Bool
+        /// Channel → granted, for the channels with a recorded answer.
+        var consents: [String: Bool]
+        var riskLevel: String?
+        var attributes: [String: JSONValue]
+    }
+
+    public static func register(on router: Router, database: PostgresPool) {
+        router.post("/internal/v1/customers:contact-facts", options: options) { request, _ in
+            let ids = try request.decode(Query.self).ids
+            guard ids.count <= maximumIds else { throw APIError.badRequest("at most \(maximumIds) ids per call", field: "ids") }
+            return try .json(["items": try facts(ids, database: database)])
+        }
+    }
+
+    static func facts(_ ids: [String], database: PostgresPool) throws -> [Facts] {
+        guard !ids.isEmpty else { return [] }
+        var found: [String: Facts] = [:]
+        for row in try database.query("SELECT \(Customer.columns) FROM customers c WHERE c.id = ANY($1::text[])", ids) {
+            let c = try Customer(row: row)
+            found[c.id] = Facts(customerId: c.id, exists: true, orgId: c.orgId, orgPath: c.orgPath, marketingOptOut: c.marketingOptOut,
+                                consents: c.consents.mapValues(\.granted), riskLevel: c.riskLevel,
+                                attributes: CustomerFactsDocument.attributes(of: c))
+        }
+        return ids.map {
+            found[$0] ?? Facts(customerId: $0, exists: false, orgId: nil, orgPath: nil, marketingOptOut: false, consents: [:],
+                               riskLevel: nil, attributes: [:])
+        }
+    }
+}
