@@ -40,7 +40,7 @@ let package = Package(
         .executableTarget(name: "lattice-dispatcher", dependencies: ["Dispatcher"], path: "Services/Dispatcher/Main"),
 
         // Test support shared by test targets: fixture processes, the test database.
-        .target(name: "TestSupport", dependencies: ["Postgres"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["Postgres", "HTTP", "Contracts"], path: "Tests/TestSupport"),
 
         // Test fixtures: small executables the tests and benchmarks start as real processes.
         .executableTarget(name: "HTTPBenchServer", dependencies: ["HTTP"], path: "Tests/Fixtures/HTTPBenchServer"),

@@ -8,7 +8,7 @@ import XCTest
 /// real processes on the test PostgreSQL, each service in a fresh schema; calls go through the gateway.
 /// Only the outside provider is simulated.
 /// Thread-safety: `dispatchers` changes only on the test's own thread; `call` may run on many threads at once.
-final class DispatcherPlatform: @unchecked Sendable {
+final class DispatcherPlatform: @unchecked Sendable, GatewayTestClient {
     static let secret = "e2e-dispatch-secret-0123456789"
     static let adminPassword = "e2e-admin-password-1"
     let gateway: FixtureProcess
@@ -84,6 +84,10 @@ final class DispatcherPlatform: @unchecked Sendable {
     }
 
     @discardableResult
+    func call(_ method: String, _ path: String, token: String?, json: String?) throws -> HTTPClientResponse {
+        try call(method, path, token: token, json: json, headers: [])
+    }
+
     func call(_ method: String, _ path: String, token: String?, json: String? = nil, headers: [(String, String)] = []) throws -> HTTPClientResponse {
         var r = HTTPClientRequest(method: method, url: "http://127.0.0.1:\(gatewayPort)" + path)
         if let token { r.headers.add("authorization", "Bearer \(token)") }
@@ -113,19 +117,6 @@ final class DispatcherPlatform: @unchecked Sendable {
     func simulatorStats() throws -> [String: Int] {
         guard case .object(let o) = try simulatorCall("GET", "/control/stats") else { return [:] }
         return o.compactMapValues { $0.doubleValue.map { Int($0) } }
-    }
-
-    func login(_ username: String, _ password: String) throws -> String {
-        let r = try call("POST", "/api/v1/auth/login", token: nil, json: #"{"username":"\#(username)","password":"\#(password)"}"#)
-        XCTAssertEqual(r.status, 200, r.bodyText)
-        return try XCTUnwrap(try r.decode(JSONValue.self)["token"]?.stringValue)
-    }
-
-    func user(_ admin: String, _ name: String, org: String, role: String) throws -> String {
-        let r = try call("POST", "/api/v1/users", token: admin,
-                         json: #"{"username":"\#(name)","password":"password-\#(name)","orgId":"\#(org)","roles":["\#(role)"]}"#)
-        XCTAssertEqual(r.status, 201, r.bodyText)
-        return try login(name, "password-\(name)")
     }
 
     /// Polls `condition` every 20 ms until it holds or `timeout` passes.

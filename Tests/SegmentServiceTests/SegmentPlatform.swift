@@ -7,7 +7,7 @@ import XCTest
 /// The gateway, the profile service and the segment service as real processes on the test PostgreSQL,
 /// each in a fresh schema; calls go through the gateway (or, for the segment's internal status, to the
 /// segment service itself with the internal credential).
-final class SegmentPlatform {
+final class SegmentPlatform: GatewayTestClient {
     static let secret = "e2e-segment-secret-0123456789"
     static let adminPassword = "e2e-admin-password-1"
     let gateway: FixtureProcess
@@ -88,19 +88,6 @@ final class SegmentPlatform {
         if let token { r.headers.add("authorization", "Bearer \(token)") }
         if let json { r.headers.add("content-type", "application/json"); r.body = Array(json.utf8) }
         return try client.send(r)
-    }
-
-    func login(_ username: String, _ password: String) throws -> String {
-        let r = try call("POST", "/api/v1/auth/login", token: nil, json: #"{"username":"\#(username)","password":"\#(password)"}"#)
-        XCTAssertEqual(r.status, 200, r.bodyText)
-        return try XCTUnwrap(try r.decode(JSONValue.self)["token"]?.stringValue)
-    }
-
-    func user(_ admin: String, _ name: String, org: String, role: String) throws -> String {
-        let r = try call("POST", "/api/v1/users", token: admin,
-                         json: #"{"username":"\#(name)","password":"password-\#(name)","orgId":"\#(org)","roles":["\#(role)"]}"#)
-        XCTAssertEqual(r.status, 201, r.bodyText)
-        return try login(name, "password-\(name)")
     }
 
     /// A segment replica's own view of its index (`GET /internal/v1/index`).
