@@ -114,7 +114,7 @@ enum KeyedValue {
         let millis = Int64(((key + Date.timeIntervalBetween1970AndReferenceDate) * 1000).rounded())
         let (seconds, ms) = (millis.floorDivided(by: 1000), millis.floorModulo(1000))
         let (days, secondOfDay) = (seconds.floorDivided(by: 86_400), seconds.floorModulo(86_400))
-        let (year, month, day) = LocalDays.civil(fromDays: Int(days))
+        let (year, month, day) = CivilDays.date(days: Int(days))
         guard (0...9999).contains(year) else { return "" }
         var bytes = [UInt8](repeating: 0, count: 24)
         func put(_ value: Int, _ at: Int, _ width: Int) {
