@@ -3,18 +3,9 @@ import Foundation
 
 /// What the policy chain and the templates know of one customer, from the profile service
 /// (`POST /internal/v1/customers:contact-facts`).
-struct CustomerContact: Sendable, Decodable {
-    var customerId: String
-    var exists: Bool
-    var orgId: String?
-    var orgPath: String?
-    var marketingOptOut: Bool
-    /// Channel → granted, for channels the customer answered.
-    var consents: [String: Bool]
-    /// `C1` … `C5`, or nil when never assessed.
-    var riskLevel: String?
-    var attributes: [String: JSONValue]
+typealias CustomerContact = CustomerContactFacts
 
+extension CustomerContactFacts {
     /// The tolerance rank 1…5, or nil.
     var toleranceRank: Int? {
         guard let r = riskLevel, r.count == 2, r.hasPrefix("C"), let n = Int(r.dropFirst()), (1...5).contains(n) else { return nil }

@@ -15,17 +15,7 @@ public enum ContactFactsRoutes {
 
     struct Query: Decodable { var ids: [String] }
 
-    struct Facts: Encodable {
-        var customerId: String
-        var exists: Bool
-        var orgId: String?
-        var orgPath: String?
-        var marketingOptOut: Bool
-        /// Channel → granted, for the channels with a recorded answer.
-        var consents: [String: Bool]
-        var riskLevel: String?
-        var attributes: [String: JSONValue]
-    }
+    typealias Facts = CustomerContactFacts
 
     public static func register(on router: Router, database: PostgresPool) {
         router.post("/internal/v1/customers:contact-facts", options: options) { request, _ in
