@@ -38,6 +38,15 @@ let package = Package(
         .target(name: "Dispatcher", dependencies: ["ServiceKit"], path: "Services/Dispatcher/Sources",
                 resources: [.copy("Migrations")]),
         .executableTarget(name: "lattice-dispatcher", dependencies: ["Dispatcher"], path: "Services/Dispatcher/Main"),
+        .target(name: "Canvas", dependencies: ["ServiceKit"], path: "Services/Canvas/Sources",
+                resources: [.copy("Migrations")]),
+        .executableTarget(name: "lattice-canvas", dependencies: ["Canvas"], path: "Services/Canvas/Main"),
+        .target(name: "Rewards", dependencies: ["ServiceKit"], path: "Services/Rewards/Sources",
+                resources: [.copy("Migrations")]),
+        .executableTarget(name: "lattice-rewards", dependencies: ["Rewards"], path: "Services/Rewards/Main"),
+        .target(name: "Analytics", dependencies: ["ServiceKit"], path: "Services/Analytics/Sources",
+                resources: [.copy("Migrations")]),
+        .executableTarget(name: "lattice-analytics", dependencies: ["Analytics"], path: "Services/Analytics/Main"),
 
         // Test support shared by test targets: fixture processes, the test database.
         .target(name: "TestSupport", dependencies: ["Postgres", "HTTP", "Contracts"], path: "Tests/TestSupport"),
@@ -60,6 +69,9 @@ let package = Package(
         .testTarget(name: "SegmentServiceTests", dependencies: ["Segment", "Gateway", "TestSupport"],
                     path: "Tests/SegmentServiceTests"),
         .testTarget(name: "DispatcherTests", dependencies: ["Dispatcher", "Gateway", "TestSupport"], path: "Tests/DispatcherTests"),
+        .testTarget(name: "CanvasTests", dependencies: ["Canvas", "Gateway", "TestSupport"], path: "Tests/CanvasTests"),
+        .testTarget(name: "RewardsTests", dependencies: ["Rewards", "Gateway", "TestSupport"], path: "Tests/RewardsTests"),
+        .testTarget(name: "AnalyticsTests", dependencies: ["Analytics", "Gateway", "TestSupport"], path: "Tests/AnalyticsTests"),
     ],
     swiftLanguageModes: [.v6]
 )

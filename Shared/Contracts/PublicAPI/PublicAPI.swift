@@ -9,7 +9,8 @@ public enum PublicAPI {
     public static let version = "1.0.0"
 
     /// Every public endpoint, in document order.
-    public static var endpoints: [PublicEndpoint] { gatewayEndpoints + profileEndpoints + segmentEndpoints + dispatcherEndpoints }
+    public static var endpoints: [PublicEndpoint] { gatewayEndpoints + profileEndpoints + segmentEndpoints + dispatcherEndpoints
+        + canvasEndpoints + rewardsEndpoints + analyticsEndpoints }
 
     /// Named JSON Schemas (`components/schemas`) referenced as `JSONSchema.ref(name)`, including the
     /// standard error body `Error`.
@@ -19,6 +20,9 @@ public enum PublicAPI {
         for (name, schema) in profileSchemas { all[name] = schema }
         for (name, schema) in segmentSchemas { all[name] = schema }
         for (name, schema) in dispatcherSchemas { all[name] = schema }
+        for (name, schema) in canvasSchemas { all[name] = schema }
+        for (name, schema) in rewardsSchemas { all[name] = schema }
+        for (name, schema) in analyticsSchemas { all[name] = schema }
         return all
     }
 
@@ -31,6 +35,9 @@ public enum PublicAPI {
         ("Tags", "Tags and lifecycle stages"),
         ("Segments", "Audiences: estimates, segments, members, overlaps, white and black lists"),
         ("Messages", "Providers, templates and their compliance review, send policies, messages, receipts, the in-app inbox"),
+        ("Canvases", "Journeys on the strategy canvas: drafts, approval, versions, runs, statistics, account managers' tasks"),
+        ("Rewards", "Coupons, points, lotteries, gifts and external benefits: catalog, quotas, grants, redemption"),
+        ("Analytics", "Funnels, experiments, channel and reward performance, lifecycle movement, dashboards"),
         ("Meta", "Describing the API itself"),
     ]
 

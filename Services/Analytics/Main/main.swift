@@ -1,0 +1,1 @@
+print("lattice-analytics: not built yet")

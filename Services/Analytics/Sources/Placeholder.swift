@@ -1,0 +1,1 @@
+// Placeholder until the analytics service lands (this session); delete when adding real sources.

@@ -1,0 +1,1 @@
+print("lattice-canvas: not built yet")

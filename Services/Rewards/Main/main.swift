@@ -1,0 +1,1 @@
+print("lattice-rewards: not built yet")
