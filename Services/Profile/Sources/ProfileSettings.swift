@@ -17,13 +17,7 @@ public struct ProfileSettings: Sendable {
 
     public init(config: ConfigReader) throws(ConfigError) {
         service = try ServiceSettings(service: "profile", config: config, defaultPort: 8081)
-        let subscribers = try config.string("LATTICE_EVENT_SUBSCRIBERS", default: "")
-        do {
-            eventSubscribers = try OutboxRelayConfiguration.parseSubscribers(subscribers)
-        } catch {
-            throw ConfigError(variable: "LATTICE_EVENT_SUBSCRIBERS", expected: "name=url pairs separated by commas",
-                              problem: .malformed(shown: "\"\(subscribers.prefix(80))\""))
-        }
+        eventSubscribers = try config.eventSubscribers()
         var sources: [String: URL] = [:]
         for (name, port) in [("canvas", 8083), ("dispatcher", 8084), ("rewards", 8085)] {
             sources[name] = try config.value("LATTICE_SERVICE_\(name.uppercased())", .url(schemes: ["http", "https"]),

@@ -52,6 +52,29 @@ public struct Job: Sendable {
     }
 }
 
+extension Job {
+    /// `complete(on:)` for many jobs in one statement (a batch handler's), all or none: throws
+    /// `.leaseLost` (roll back!) when another worker took any of them meanwhile.
+    public static func complete(_ jobs: [Job], on connection: PostgresConnection) throws(JobQueueError) {
+        guard let first = jobs.first else { return }
+        guard connection.isInTransaction else { throw .notInTransaction }
+        precondition(jobs.allSatisfy { $0.table == first.table }, "jobs of one queue table")
+        let updated: Int
+        do {
+            updated = try connection.execute("""
+                UPDATE \(first.table) AS j
+                SET status = 'done', finished_at = now(), locked_by = NULL, locked_until = NULL, lease_token = NULL,
+                    last_error = NULL
+                FROM unnest($1::int8[], $2::uuid[]) AS c(id, token)
+                WHERE j.id = c.id AND j.lease_token = c.token AND j.status = 'running'
+                """, jobs.map(\.id), jobs.map(\.leaseToken))
+        } catch {
+            throw .database(error)
+        }
+        guard updated == jobs.count else { throw .leaseLost(jobId: first.id) }
+    }
+}
+
 /// What a handler throws to steer the retry instead of the default backoff.
 public enum JobFailure: Error, Sendable, CustomStringConvertible {
     /// Retrying cannot help (invalid payload, a record that no longer exists): dead-letter now.

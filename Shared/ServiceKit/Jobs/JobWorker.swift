@@ -28,6 +28,15 @@ import Postgres
 public final class JobWorker: @unchecked Sendable {
     /// Runs one job. Throw `JobFailure` to steer the retry; any other error retries with the backoff.
     public typealias Handler = @Sendable (Job) throws -> Void
+    /// Runs all the claimed jobs of one queue at once (one query for many rows, calls in parallel):
+    /// returns the failures by job id; every job not in the answer is done. Throwing retries them all
+    /// with the backoff. Jobs it completed itself (`Job.complete(_:on:)`) stay done either way.
+    public typealias BatchHandler = @Sendable ([Job]) throws -> [Int64: JobFailure]
+
+    private enum QueueHandler {
+        case single(Handler)
+        case batch(BatchHandler)
+    }
 
     public let configuration: JobWorkerConfiguration
     private let pool: PostgresPool
@@ -37,7 +46,7 @@ public final class JobWorker: @unchecked Sendable {
     private let lifecycle = WorkerLifecycle()
     private var wake: WakeSignal { lifecycle.wake }
     private var lock: NSLock { lifecycle.lock }
-    private var handlers: [String: Handler] = [:]
+    private var handlers: [String: QueueHandler] = [:]
     private var activeLeases: Set<UUID> = []
 
     public init(configuration: JobWorkerConfiguration, pool: PostgresPool, logger: Logger,
@@ -51,6 +60,16 @@ public final class JobWorker: @unchecked Sendable {
 
     /// Registers the handler of `queue`; only before `start`. One handler per queue.
     public func register(queue: String, handler: @escaping Handler) throws(JobQueueError) {
+        try register(queue, .single(handler))
+    }
+
+    /// Registers the batch handler of `queue`; only before `start`. One handler per queue. The worker's
+    /// `batchSize` bounds how many jobs one call gets.
+    public func register(batchQueue queue: String, handler: @escaping BatchHandler) throws(JobQueueError) {
+        try register(queue, .batch(handler))
+    }
+
+    private func register(_ queue: String, _ handler: QueueHandler) throws(JobQueueError) {
         guard DataPlaneText.isName(queue) else {
             throw .invalidConfiguration("queue must be 1…100 characters of A-Z a-z 0-9 _ . : -")
         }
@@ -139,7 +158,7 @@ public final class JobWorker: @unchecked Sendable {
         return handlers.keys.sorted()
     }
 
-    private func handler(for queue: String) -> Handler? {
+    private func handler(for queue: String) -> QueueHandler? {
         lock.lock()
         defer { lock.unlock() }
         return handlers[queue]
@@ -269,12 +288,27 @@ public final class JobWorker: @unchecked Sendable {
             lock.unlock()
         }
         var outcomes: [Outcome] = []
-        var lastFlush = MonotonicClock.nanoseconds()
-        let flushEvery = UInt64(configuration.completionFlushInterval * 1e9)
-        for (index, job) in batch.jobs.enumerated() {
+        // Batch-handled queues first, one call per queue; then the others one job at a time.
+        var batched: [String: [Job]] = [:]
+        var single: [Job] = []
+        for job in batch.jobs {
+            if case .batch? = handler(for: job.queue) { batched[job.queue, default: []].append(job) } else { single.append(job) }
+        }
+        for queue in batched.keys.sorted() {
+            let jobs = batched[queue]!
             if wake.isStopped {
                 write(outcomes, token: batch.token)
-                release(Array(batch.jobs[index...]), token: batch.token)
+                release(batched.filter { $0.key >= queue }.values.flatMap { $0 } + single, token: batch.token)
+                return
+            }
+            outcomes += executeBatch(jobs, queue: queue)
+        }
+        var lastFlush = MonotonicClock.nanoseconds()
+        let flushEvery = UInt64(configuration.completionFlushInterval * 1e9)
+        for (index, job) in single.enumerated() {
+            if wake.isStopped {
+                write(outcomes, token: batch.token)
+                release(Array(single[index...]), token: batch.token)
                 return
             }
             if let outcome = execute(job) { outcomes.append(outcome) }
@@ -288,9 +322,41 @@ public final class JobWorker: @unchecked Sendable {
         write(outcomes, token: batch.token)
     }
 
+    /// Runs a batch handler over `jobs` of `queue`; every job gets an outcome.
+    private func executeBatch(_ jobs: [Job], queue: String) -> [Outcome] {
+        guard case .batch(let handler)? = handler(for: queue) else { return [] }
+        let started = MonotonicClock.nanoseconds()
+        defer {
+            let each = Double(MonotonicClock.nanoseconds() &- started) / 1e9 / Double(jobs.count)
+            for _ in jobs { try? metrics.duration?.labels(queue).observe(each) }
+        }
+        do {
+            let failures = try handler(jobs)
+            return jobs.map { job in
+                guard let failure = failures[job.id] else { return .done(job.id) }
+                return outcome(of: failure, job: job)
+            }
+        } catch {
+            return jobs.map { job in
+                .failed(id: job.id, error: DataPlaneText.errorText(error), delay: configuration.backoff.delay(afterAttempt: job.attempt),
+                        permanent: false)
+            }
+        }
+    }
+
+    private func outcome(of failure: JobFailure, job: Job) -> Outcome {
+        switch failure {
+        case .permanent(let why):
+            return .failed(id: job.id, error: String(why.prefix(2_000)), delay: 0, permanent: true)
+        case .retry(let after, let why):
+            let delay = after.isFinite ? min(max(after, 0), 30 * 86_400) : configuration.backoff.delay(afterAttempt: job.attempt)
+            return .failed(id: job.id, error: String(why.prefix(2_000)), delay: delay, permanent: false)
+        }
+    }
+
     /// Runs one handler; nil when nothing is to be written (the lease was lost to another worker).
     private func execute(_ job: Job) -> Outcome? {
-        guard let handler = handler(for: job.queue) else {
+        guard case .single(let handler)? = handler(for: job.queue) else {
             return .failed(id: job.id, error: "no handler for queue \(job.queue)", delay: 1, permanent: false)
         }
         let started = MonotonicClock.nanoseconds()
@@ -301,13 +367,7 @@ public final class JobWorker: @unchecked Sendable {
             try handler(job)
             return .done(job.id)
         } catch let failure as JobFailure {
-            switch failure {
-            case .permanent(let why):
-                return .failed(id: job.id, error: String(why.prefix(2_000)), delay: 0, permanent: true)
-            case .retry(let after, let why):
-                let delay = after.isFinite ? min(max(after, 0), 30 * 86_400) : configuration.backoff.delay(afterAttempt: job.attempt)
-                return .failed(id: job.id, error: String(why.prefix(2_000)), delay: delay, permanent: false)
-            }
+            return outcome(of: failure, job: job)
         } catch JobQueueError.leaseLost {
             logger.warning("job lease lost while running; another worker owns it now", ["jobId": .int(Int(job.id))])
             return nil

@@ -88,3 +88,14 @@ public struct OutboxRelayConfiguration: Sendable {
         return self
     }
 }
+
+extension ConfigReader {
+    /// The service's event subscribers, `LATTICE_EVENT_SUBSCRIBERS` = `name=url,…` (empty: none): the
+    /// outbox destinations its events are written for and the relay delivers to.
+    public func eventSubscribers() throws(ConfigError) -> [String: String] {
+        try value("LATTICE_EVENT_SUBSCRIBERS", ConfigParser<[String: String]>(
+            expected: "name=url pairs separated by commas", placeholder: { [:] }) {
+                try? OutboxRelayConfiguration.parseSubscribers($0)
+            }, default: [:])
+    }
+}

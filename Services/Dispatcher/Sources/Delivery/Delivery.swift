@@ -21,13 +21,12 @@ public final class Delivery: Sendable {
     let maxAttempts: Int
     let backoff: RetryBackoff
     let logger: Logger
+    let facts: MessageFacts
 
     static let fallbackQueue = "dispatch.fallback"
-    /// Waits for a provider's next second before a rate-limited message goes back to the queue.
-    static let rateWaits = 5
 
     init(database: PostgresPool, providers: ProviderStore, call: ProviderCall, admission: MessageAdmission, queue: JobQueue,
-         maxAttempts: Int, retryBase: TimeInterval, logger: Logger) {
+         maxAttempts: Int, retryBase: TimeInterval, logger: Logger, facts: MessageFacts) {
         self.database = database
         self.providers = providers
         limiter = ProviderRateLimiter(database: database)
@@ -37,75 +36,112 @@ public final class Delivery: Sendable {
         self.maxAttempts = maxAttempts
         backoff = RetryBackoff(base: retryBase, maximum: max(retryBase, 600))
         self.logger = logger
+        self.facts = facts
     }
 
-    func deliver(_ job: Job) throws {
-        let messageId = try job.payload(as: DeliveryJob.self).messageId
-        guard let m = try load(messageId) else { throw JobFailure.permanent("message \(messageId) does not exist") }
-        guard m.status == .queued || m.status == .deferred else { return }
-        if m.channel == .inbox { return try deliverToInbox(m, job: job) }
-        guard let provider = try providers.endpoint(for: m.channel) else {
-            return try fail(m, reason: "no_provider:\(m.channel.rawValue)", job: job)
+    /// Delivers a claimed batch: one query loads its messages, inbox messages are stored together, the
+    /// rest take their provider's rate in one statement per provider and are called side by side; the
+    /// outcomes of the batch commit in one transaction per kind with their jobs' completions.
+    func deliver(_ jobs: [Job]) throws -> [Int64: JobFailure] {
+        var failures: [Int64: JobFailure] = [:]
+        var jobOf: [String: Job] = [:]
+        for job in jobs {
+            do { jobOf[try job.payload(as: DeliveryJob.self).messageId] = job } catch { failures[job.id] = .permanent("\(error)") }
         }
-        // At the provider's rate, this thread waits for the next second a few times (it could not send
-        // anything else to this provider anyway) before handing the message back to the queue.
-        var granted = false
-        for _ in 0..<Self.rateWaits {
-            guard let wait = try limiter.acquire(provider) else { granted = true; break }
-            Thread.sleep(forTimeInterval: wait)
-        }
-        if !granted { throw JobFailure.retry(after: 0.2, reason: "provider \(provider.id) at its rate") }
-        // The attempt is counted before the call: a crash during it still counts.
-        let attempt: Int = try database.query("""
-            UPDATE messages SET attempts = attempts + 1, provider_id = $2, updated_at = now() WHERE id = $1 RETURNING attempts
-            """, m.id, provider.id).first?.decode("attempts") ?? 1
-        switch call.send(m, via: provider) {
-        case .accepted(let reference):
-            try database.transaction { conn in
-                try conn.execute("""
-                    UPDATE messages SET status = 'sent', reason = NULL, provider_ref = $2, sent_at = now(), updated_at = now()
-                     WHERE id = $1 AND status IN ('queued', 'deferred')
-                    """, m.id, reference)
-                try job.complete(on: conn)
+        let loaded = try load(Array(jobOf.keys))
+        for (id, job) in jobOf where loaded[id] == nil { failures[job.id] = .permanent("message \(id) does not exist") }
+        // Already past delivery (a retried job whose message moved on): nothing to do, the job is done.
+        let due = loaded.values.filter { $0.status == .queued || $0.status == .deferred }.sorted { $0.id < $1.id }
+        try deliverToInbox(due.filter { $0.channel == .inbox }, jobOf: jobOf)
+        var byChannel: [Channel: [Message]] = [:]
+        for m in due where m.channel != .inbox { byChannel[m.channel, default: []].append(m) }
+        for (channel, messages) in byChannel.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
+            guard let provider = try providers.endpoint(for: channel) else {
+                try fail(messages.map { ($0, "no_provider:\(channel.rawValue)") }, jobOf: jobOf)
+                continue
             }
-        case .rejected(let status):
-            try fail(m, reason: "provider_rejected:\(status)", job: job)
-        case .unavailable(let why):
-            if attempt >= maxAttempts { return try fail(m, reason: "provider_unavailable", job: job) }
-            logger.info("provider call failed, retrying", ["message": .string(m.id), "attempt": .int(attempt), "error": .string(why)])
-            throw JobFailure.retry(after: backoff.delay(afterAttempt: attempt), reason: why)
+            let (granted, wait) = try limiter.acquire(provider, wanted: messages.count)
+            for m in messages[granted...] { failures[jobOf[m.id]!.id] = .retry(after: wait, reason: "provider \(provider.id) at its rate") }
+            let calling = Array(messages[..<granted])
+            guard !calling.isEmpty else { continue }
+            // The attempt is counted before the call: a crash during it still counts.
+            var attempts: [String: Int] = [:]
+            for row in try database.query("""
+                UPDATE messages SET attempts = attempts + 1, provider_id = $2, updated_at = now() WHERE id = ANY($1::text[]) RETURNING id, attempts
+                """, calling.map(\.id), provider.id) {
+                attempts[try row.decode("id")] = try row.decode("attempts")
+            }
+            var sent: [(Message, String?)] = [], failed: [(Message, String)] = []
+            for (m, result) in zip(calling, call.send(calling, via: provider)) {
+                var m = m
+                m.providerId = provider.id
+                switch result {
+                case .accepted(let reference): sent.append((m, reference))
+                case .rejected(let status): failed.append((m, "provider_rejected:\(status)"))
+                case .unavailable(let why):
+                    let attempt = attempts[m.id] ?? 1
+                    if attempt >= maxAttempts { failed.append((m, "provider_unavailable")); continue }
+                    logger.info("provider call failed, retrying", ["message": .string(m.id), "attempt": .int(attempt), "error": .string(why)])
+                    failures[jobOf[m.id]!.id] = .retry(after: backoff.delay(afterAttempt: attempt), reason: why)
+                }
+            }
+            try markSent(sent, jobOf: jobOf)
+            try fail(failed, jobOf: jobOf)
         }
+        return failures
     }
 
-    private func deliverToInbox(_ m: Message, job: Job) throws {
+    /// Accepted by the provider: `sent`, with the provider's reference, and the jobs done — together.
+    private func markSent(_ sent: [(Message, String?)], jobOf: [String: Job]) throws {
+        guard !sent.isEmpty else { return }
         try database.transaction { conn in
             try conn.execute("""
-                INSERT INTO inbox_items (message_id, customer_id, title, body) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING
-                """, m.id, m.customerId, m.title, m.body)
+                UPDATE messages AS m SET status = 'sent', reason = NULL, provider_ref = s.ref, sent_at = now(), updated_at = now()
+                  FROM unnest($1::text[], $2::text[]) AS s(id, ref)
+                 WHERE m.id = s.id AND m.status IN ('queued', 'deferred')
+                """, sent.map(\.0.id), sent.map(\.1))
+            try facts.record(.messageSent, sent.map { (MessageFacts.Subject($0.0), nil) }, on: conn)
+            try Job.complete(sent.map { jobOf[$0.0.id]! }, on: conn)
+        }
+    }
+
+    private func deliverToInbox(_ messages: [Message], jobOf: [String: Job]) throws {
+        guard !messages.isEmpty else { return }
+        try database.transaction { conn in
+            try conn.execute("""
+                INSERT INTO inbox_items (message_id, customer_id, title, body)
+                SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) ON CONFLICT DO NOTHING
+                """, messages.map(\.id), messages.map(\.customerId), messages.map(\.title), messages.map(\.body))
             try conn.execute("""
                 UPDATE messages SET status = 'delivered', reason = NULL, attempts = attempts + 1, sent_at = now(), delivered_at = now(),
                                     updated_at = now()
-                 WHERE id = $1 AND status IN ('queued', 'deferred')
-                """, m.id)
-            try job.complete(on: conn)
+                 WHERE id = ANY($1::text[]) AND status IN ('queued', 'deferred')
+                """, messages.map(\.id))
+            let subjects = messages.map { (MessageFacts.Subject($0), reason: String?.none) }
+            try facts.record(.messageSent, subjects, on: conn)
+            try facts.record(.messageDelivered, subjects, on: conn)
+            try Job.complete(messages.map { jobOf[$0.id]! }, on: conn)
         }
     }
 
-    /// Marks `m` failed and, when it names a fallback, queues the fallback's creation — in one transaction.
-    private func fail(_ m: Message, reason: String, job: Job?) throws {
+    /// Marks messages failed (fallbacks queued where they have one) and their jobs done — together.
+    private func fail(_ failed: [(Message, String)], jobOf: [String: Job]) throws {
+        guard !failed.isEmpty else { return }
         try database.transaction { conn in
-            try Self.markFailed(m.id, reason: reason, on: conn, queue: queue)
-            try job?.complete(on: conn)
+            for (m, reason) in failed { try Self.markFailed(m.id, reason: reason, on: conn, queue: queue, facts: facts) }
+            try Job.complete(failed.map { jobOf[$0.0.id]! }, on: conn)
         }
     }
 
     /// Failed (from queued, deferred or sent), and the fallback queued when there is one.
-    static func markFailed(_ id: String, reason: String, on conn: PostgresConnection, queue: JobQueue) throws {
+    static func markFailed(_ id: String, reason: String, on conn: PostgresConnection, queue: JobQueue, facts: MessageFacts) throws {
         let rows = try conn.query("""
             UPDATE messages SET status = 'failed', reason = $2, updated_at = now()
-             WHERE id = $1 AND status IN ('queued', 'deferred', 'sent') RETURNING fallback_template_id
+             WHERE id = $1 AND status IN ('queued', 'deferred', 'sent') RETURNING fallback_template_id, \(MessageFacts.Subject.returning)
             """, id, String(reason.prefix(200)))
-        guard let row = rows.first, try row.decode("fallback_template_id", as: String?.self) != nil else { return }
+        guard let row = rows.first else { return }
+        try facts.record(.messageFailed, [(try MessageFacts.Subject(row: row), reason)], on: conn)
+        guard try row.decode("fallback_template_id", as: String?.self) != nil else { return }
         try queue.enqueue(on: conn, queue: fallbackQueue, payload: DeliveryJob(messageId: id), maxAttempts: 20, dedupeKey: id)
     }
 
@@ -126,5 +162,15 @@ public final class Delivery: Sendable {
 
     func load(_ id: String) throws -> Message? {
         try database.query("SELECT \(Message.columns) FROM messages m WHERE m.id = $1", id).first.map(Message.init(row:))
+    }
+
+    func load(_ ids: [String]) throws -> [String: Message] {
+        guard !ids.isEmpty else { return [:] }
+        var out: [String: Message] = [:]
+        for row in try database.query("SELECT \(Message.columns) FROM messages m WHERE m.id = ANY($1::text[])", ids) {
+            let m = try Message(row: row)
+            out[m.id] = m
+        }
+        return out
     }
 }

@@ -27,20 +27,42 @@ struct ProviderCall {
     /// The client for providers: no internal credential, no retries of its own (the queue retries).
     let client: HTTPClient
 
-    func send(_ m: Message, via provider: ProviderEndpoint) -> Result {
+    /// Calls the provider for every message of `messages` at once (the client's transfers run side by
+    /// side on its I/O thread) and waits for all; results in the order of `messages`.
+    func send(_ messages: [Message], via provider: ProviderEndpoint) -> [Result] {
+        let results = ResultSlots(count: messages.count)
+        let group = DispatchGroup()
+        for (index, m) in messages.enumerated() {
+            let request: HTTPClientRequest
+            do {
+                request = try self.request(m, via: provider)
+            } catch {
+                results.set(index, .rejected(status: 0))
+                continue
+            }
+            group.enter()
+            client.send(request) { outcome in
+                results.set(index, Self.classify(outcome))
+                group.leave()
+            }
+        }
+        group.wait()
+        return results.values
+    }
+
+    private func request(_ m: Message, via provider: ProviderEndpoint) throws -> HTTPClientRequest {
         var headers = HTTPHeaders()
+        headers.add("content-type", "application/json")
         headers.add("Idempotency-Key", m.key)
         if let credentials = provider.credentials { headers.add("Authorization", "Bearer " + credentials) }
-        let body: [UInt8]
-        do {
-            body = try client.encode(Payload(messageId: m.id, idempotencyKey: m.key, channel: m.channel.rawValue, customerId: m.customerId,
+        let body = try client.encode(Payload(messageId: m.id, idempotencyKey: m.key, channel: m.channel.rawValue, customerId: m.customerId,
                                              to: m.recipient, title: m.title, body: m.body))
-        } catch {
-            return .rejected(status: 0)
-        }
-        do {
-            let response = try client.sendJSON(method: "POST", url: provider.endpoint, body: body, extraHeaders: headers,
-                                                timeoutMs: provider.timeoutMs, idempotent: true)
+        return HTTPClientRequest(method: "POST", url: provider.endpoint, headers: headers, body: body, timeoutMs: provider.timeoutMs)
+    }
+
+    static func classify(_ outcome: Swift.Result<HTTPClientResponse, HTTPClientError>) -> Result {
+        switch outcome {
+        case .success(let response):
             switch response.status {
             case 200...299:
                 let reference = (try? response.decode(JSONValue.self))?["id"]?.stringValue
@@ -49,11 +71,31 @@ struct ProviderCall {
             case 400...499: return .rejected(status: response.status)
             default: return .unavailable("provider answered \(response.status)")
             }
-        } catch {
+        case .failure(let error):
             switch error {
             case .invalidURL, .invalidRequest: return .rejected(status: 0)
             default: return .unavailable("\(error)")
             }
         }
+    }
+}
+
+/// The results of one batch's calls as their completions arrive. Thread-safety: `lock` guards `slots`.
+private final class ResultSlots: @unchecked Sendable {
+    private let lock = NSLock()
+    private var slots: [ProviderCall.Result?]
+
+    init(count: Int) { slots = Array(repeating: nil, count: count) }
+
+    func set(_ index: Int, _ result: ProviderCall.Result) {
+        lock.lock()
+        slots[index] = result
+        lock.unlock()
+    }
+
+    var values: [ProviderCall.Result] {
+        lock.lock()
+        defer { lock.unlock() }
+        return slots.map { $0 ?? .unavailable("no answer") }
     }
 }

@@ -20,8 +20,8 @@ public enum ReceiptRoutes {
         var ignoredReplies = 0
     }
 
-    public static func register(on router: Router, database: PostgresPool, providers: ProviderStore, policies: PolicyStore,
-                                profile: ProfileClient, queue: JobQueue) {
+    static func register(on router: Router, database: PostgresPool, providers: ProviderStore, policies: PolicyStore,
+                                profile: ProfileClient, queue: JobQueue, facts: MessageFacts) {
         router.post("/api/v1/receipts/{provider}", options: options) { request, context in
             let providerId = try context.parameters.require("provider")
             // The same answer for an unknown provider and a wrong secret: nothing to probe.
@@ -33,6 +33,7 @@ public enum ReceiptRoutes {
             let receipts = try items(f, "receipts")
             let replies = try items(f, "replies")
             var answer = Answer()
+            var parsed: [Receipt] = []
             for (i, r) in receipts.enumerated() {
                 let rf = try BodyFields(r, allowed: ["messageId", "idempotencyKey", "status", "error", "id"], field: "receipts[\(i)]")
                 guard let ref = try rf.optionalString("messageId", length: 1...300) ?? rf.optionalString("idempotencyKey", length: 1...300) else {
@@ -42,13 +43,10 @@ public enum ReceiptRoutes {
                 guard status == "delivered" || status == "failed" else {
                     throw APIError.badRequest("receipts[\(i)].status must be delivered or failed", field: "receipts[\(i)].status")
                 }
-                let error = try rf.optionalString("error", length: 1...200)
-                if try apply(ref: ref, delivered: status == "delivered", error: error, provider: providerId, database: database, queue: queue) {
-                    answer.applied += 1
-                } else {
-                    answer.unknown += 1
-                }
+                parsed.append(Receipt(ref: ref, delivered: status == "delivered", error: try rf.optionalString("error", length: 1...200)))
             }
+            answer.applied = try apply(parsed, provider: providerId, database: database, queue: queue, facts: facts)
+            answer.unknown = parsed.count - answer.applied
             let optOutWords = Set(try policies.current().policy.optOutReplies.map { ComplianceReview.normalized($0) })
             for (i, r) in replies.enumerated() {
                 let rf = try BodyFields(r, allowed: ["customerId", "phone", "text", "receivedAt"], field: "replies[\(i)]")
@@ -79,24 +77,49 @@ public enum ReceiptRoutes {
         return list
     }
 
-    /// Moves a message this provider sent to delivered or failed; false when it knows no such message.
-    static func apply(ref: String, delivered: Bool, error: String?, provider: String, database: PostgresPool, queue: JobQueue) throws -> Bool {
-        try database.transaction { conn in
-            guard let row = try conn.query("""
-                SELECT id, status FROM messages WHERE (id = $1 OR idempotency_key = $1) AND provider_id = $2 FOR UPDATE
-                """, ref, provider).first else { return false }
-            let id: String = try row.decode("id"), status: String = try row.decode("status")
-            // A receipt may overtake the provider's own answer: `queued` counts as sent.
-            guard ["queued", "deferred", "sent"].contains(status) else { return true }
-            if delivered {
-                try conn.execute("""
-                    UPDATE messages SET status = 'delivered', reason = NULL, delivered_at = now(), sent_at = coalesce(sent_at, now()),
-                                        updated_at = now() WHERE id = $1
-                    """, id)
-            } else {
-                try Delivery.markFailed(id, reason: "receipt:" + (error ?? "failed"), on: conn, queue: queue)
+    struct Receipt {
+        var ref: String
+        var delivered: Bool
+        var error: String?
+    }
+
+    /// Moves the messages this provider sent to delivered or failed, all of one callback in one
+    /// transaction; returns how many receipts named a message of this provider.
+    static func apply(_ receipts: [Receipt], provider: String, database: PostgresPool, queue: JobQueue, facts: MessageFacts) throws -> Int {
+        guard !receipts.isEmpty else { return 0 }
+        return try database.transaction { conn in
+            var idOf: [String: (id: String, status: String)] = [:]
+            let refs = Array(Set(receipts.map(\.ref)))
+            for row in try conn.query("""
+                SELECT id, idempotency_key, status FROM messages
+                 WHERE (id = ANY($1::text[]) OR idempotency_key = ANY($1::text[])) AND provider_id = $2
+                 ORDER BY id FOR UPDATE
+                """, refs, provider) {
+                let found = (id: try row.decode("id", as: String.self), status: try row.decode("status", as: String.self))
+                idOf[found.id] = found
+                idOf[try row.decode("idempotency_key")] = found
             }
-            return true
+            var known = 0
+            var delivered: [String] = []
+            for r in receipts {
+                guard let m = idOf[r.ref] else { continue }
+                known += 1
+                // A receipt may overtake the provider's own answer: `queued` counts as sent.
+                guard ["queued", "deferred", "sent"].contains(m.status) else { continue }
+                if r.delivered {
+                    delivered.append(m.id)
+                } else {
+                    try Delivery.markFailed(m.id, reason: "receipt:" + (r.error ?? "failed"), on: conn, queue: queue, facts: facts)
+                }
+            }
+            guard !delivered.isEmpty else { return known }
+            let rows = try conn.query("""
+                UPDATE messages SET status = 'delivered', reason = NULL, delivered_at = now(), sent_at = coalesce(sent_at, now()), updated_at = now()
+                 WHERE id = ANY($1::text[]) AND status IN ('queued', 'deferred', 'sent')
+                 RETURNING \(MessageFacts.Subject.returning)
+                """, delivered)
+            try facts.record(.messageDelivered, try rows.map { (try MessageFacts.Subject(row: $0), reason: String?.none) }, on: conn)
+            return known
         }
     }
 

@@ -8,13 +8,20 @@ import ServiceKit
 /// the profile, and redirects (302). The redirect never waits on a failing profile: the click is then
 /// logged and counted here.
 public enum LinkRoutes {
-    public static func register(on router: Router, database: PostgresPool, profile: ProfileClient, logger: Logger) {
+    static func register(on router: Router, database: PostgresPool, profile: ProfileClient, logger: Logger, facts: MessageFacts) {
         router.get("/t/{code}") { _, context in
             let code = try context.parameters.require("code")
             guard (10...32).contains(code.utf8.count), code.utf8.allSatisfy({ ($0 >= 48 && $0 <= 57) || ($0 >= 65 && $0 <= 90) || ($0 >= 97 && $0 <= 122) }),
-                  let row = try database.query("""
-                      UPDATE links SET clicks = clicks + 1 WHERE code = $1 RETURNING message_id, customer_id, url
-                      """, code).first else {
+                  let row = try database.transaction({ conn -> PostgresRow? in
+                      guard let link = try conn.query("""
+                          UPDATE links SET clicks = clicks + 1 WHERE code = $1 RETURNING message_id, customer_id, url
+                          """, code).first else { return nil }
+                      // Analytics counts clicked messages: later clicks of the same message carry the same fact id.
+                      let subjects = try conn.query("SELECT \(MessageFacts.Subject.returning) FROM messages WHERE id = $1",
+                                                    try link.decode("message_id", as: String.self))
+                      try facts.record(.messageClicked, try subjects.map { (try MessageFacts.Subject(row: $0), reason: String?.none) }, on: conn)
+                      return link
+                  }) else {
                 throw APIError.notFound("no such link", code: "link_not_found")
             }
             let url: String = try row.decode("url"), messageId: String = try row.decode("message_id")

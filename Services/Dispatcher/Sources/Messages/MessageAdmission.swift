@@ -18,6 +18,10 @@ public struct MessageAdmission: Sendable {
     let calendar: BankCalendar
     let queue: JobQueue
     let wake: @Sendable () -> Void
+    /// The chain's own time and decisions, so its cost per message is measured where it runs.
+    let chainSeconds: Counter?
+    let chainDecisions: Counter?
+    let facts: MessageFacts
 
     /// The job queue delivery works on.
     static let sendQueue = "dispatch.send"
@@ -151,20 +155,27 @@ public struct MessageAdmission: Sendable {
                 counts[id, default: CustomerCounts()].week[scope, default: 0] += sends
                 if try row.decode("day", as: String.self) == today { counts[id, default: CustomerCounts()].today[scope, default: 0] += sends }
             }
-            for i in prepared.indices {
-                let r = prepared[i].request, t = prepared[i].template
-                let decision = chain.decide(channel: t.channel, kind: t.kind, productRisk: t.productRiskLevel, campaign: r.campaign,
-                                            contact: prepared[i].contact, blacklisted: blacklisted.contains(r.customerId),
-                                            counts: counts[r.customerId] ?? CustomerCounts(), now: now)
-                prepared[i].decision = decision
-                if t.kind == .marketing && !decision.isSuppressed {
-                    for scope in PolicyChain.scopes(channel: t.channel, campaign: r.campaign) { counts[r.customerId, default: CustomerCounts()].add(scope) }
+            timingTheChain(decisions: prepared.count) {
+                for i in prepared.indices {
+                    let r = prepared[i].request, t = prepared[i].template
+                    let decision = chain.decide(channel: t.channel, kind: t.kind, productRisk: t.productRiskLevel, campaign: r.campaign,
+                                                contact: prepared[i].contact, blacklisted: blacklisted.contains(r.customerId),
+                                                counts: counts[r.customerId] ?? CustomerCounts(), now: now)
+                    prepared[i].decision = decision
+                    if t.kind == .marketing && !decision.isSuppressed {
+                        for scope in PolicyChain.scopes(channel: t.channel, campaign: r.campaign) { counts[r.customerId, default: CustomerCounts()].add(scope) }
+                    }
                 }
             }
             let inserted = try insertMessages(prepared, on: conn, createdBy: createdBy)
             let kept = prepared.filter { inserted.contains($0.id) }
             try count(kept, day: today, on: conn)
             try insertLinks(kept, on: conn)
+            try facts.record(.messageSuppressed, kept.compactMap { p in
+                guard case .suppressed(let reason) = p.decision else { return nil }
+                return (MessageFacts.Subject(messageId: p.id, customerId: p.request.customerId, orgPath: p.orgPath, channel: p.template.channel.rawValue,
+                                             templateId: p.template.id, canvasId: p.request.canvasId, nodeId: p.request.nodeId, providerId: nil), reason)
+            }, on: conn, at: now)
             var jobs: [NewJob] = []
             for p in kept {
                 switch p.decision {
@@ -183,6 +194,13 @@ public struct MessageAdmission: Sendable {
             }
             return out
         }
+    }
+
+    private func timingTheChain(decisions: Int, _ body: () -> Void) {
+        let start = DispatchTime.now().uptimeNanoseconds
+        body()
+        chainSeconds?.increment(by: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+        chainDecisions?.increment(by: decisions)
     }
 
     /// Inserts the batch's messages; the ids stored (a key a concurrent request stored first is skipped).

@@ -28,17 +28,24 @@ public final class DispatcherApp: Sendable {
             backoff: RetryBackoff(base: settings.retryBase, maximum: 600)),
             pool: database, logger: service.logger, metrics: service.metrics)
         self.worker = worker
+        let facts = try MessageFacts(schema: schema, destinations: settings.eventSubscribers.keys.sorted())
         let admission = MessageAdmission(database: database, templates: templates, policies: policies, profile: profile,
                                          renderer: TemplateRenderer(publicURL: settings.publicURL), calendar: calendar, queue: queue,
-                                         wake: { [weak worker] in worker?.wakeUp() })
+                                         wake: { [weak worker] in worker?.wakeUp() },
+                                         chainSeconds: try service.metrics.counter("dispatch_policy_chain_seconds_total",
+                                                                                   help: "Time spent deciding messages in the policy chain."),
+                                         chainDecisions: try service.metrics.counter("dispatch_policy_decisions_total",
+                                                                                     help: "Messages decided by the policy chain."),
+                                         facts: facts)
         // Providers are outside the bank: their own client, without the internal credential, and no retries
         // of its own (the queue retries with backoff and counts attempts).
         var providerConfiguration = HTTPClient.Configuration()
         providerConfiguration.retry = .none
+        providerConfiguration.maxConcurrentRequests = settings.providerConcurrency
         let delivery = Delivery(database: database, providers: providers, call: ProviderCall(client: HTTPClient(configuration: providerConfiguration)),
                                 admission: admission, queue: queue, maxAttempts: settings.maxProviderAttempts, retryBase: settings.retryBase,
-                                logger: service.logger)
-        try worker.register(queue: MessageAdmission.sendQueue) { job in try delivery.deliver(job) }
+                                logger: service.logger, facts: facts)
+        try worker.register(batchQueue: MessageAdmission.sendQueue) { jobs in try delivery.deliver(jobs) }
         try worker.register(queue: Delivery.fallbackQueue) { job in try delivery.createFallback(job) }
         service.add(task: worker)
 
@@ -50,9 +57,15 @@ public final class DispatcherApp: Sendable {
         TemplateRoutes.register(on: router, store: templates, idempotency: idempotency)
         PolicyRoutes.register(on: router, store: policies)
         MessageRoutes.register(on: router, admission: admission, store: MessageStore(database: database))
-        ReceiptRoutes.register(on: router, database: database, providers: providers, policies: policies, profile: profile, queue: queue)
+        ReceiptRoutes.register(on: router, database: database, providers: providers, policies: policies, profile: profile, queue: queue,
+                               facts: facts)
         InboxRoutes.register(on: router, database: database)
-        LinkRoutes.register(on: router, database: database, profile: profile, logger: service.logger)
+        LinkRoutes.register(on: router, database: database, profile: profile, logger: service.logger, facts: facts)
+        if !settings.eventSubscribers.isEmpty {
+            service.add(task: try OutboxRelay(
+                configuration: OutboxRelayConfiguration(schema: schema, subscribers: settings.eventSubscribers),
+                pool: database, client: service.client, logger: service.logger, metrics: service.metrics))
+        }
     }
 
     public func start() throws { try service.start() }

@@ -23,6 +23,11 @@ public struct DispatcherSettings: Sendable {
     public var retryBase: TimeInterval
     /// How long a claimed message stays with a replica that stopped answering (`LATTICE_DISPATCH_LEASE`).
     public var lease: TimeInterval
+    /// Provider calls in flight at once, over all delivery threads (`LATTICE_DISPATCH_PROVIDER_CONCURRENCY`).
+    public var providerConcurrency: Int
+    /// Who hears of sent, delivered, failed, clicked and suppressed messages (`LATTICE_EVENT_SUBSCRIBERS`,
+    /// `name=url,…`; analytics).
+    public var eventSubscribers: [String: String]
 
     public init(config: ConfigReader) throws(ConfigError) {
         service = try ServiceSettings(service: "dispatcher", config: config, defaultPort: 8084, defaultSchema: "dispatch")
@@ -31,11 +36,13 @@ public struct DispatcherSettings: Sendable {
         publicURL = Self.trimmed(try config.value("LATTICE_PUBLIC_URL", .url(schemes: ["http", "https"]),
                                                   default: URL(string: "http://127.0.0.1:8080")!).absoluteString)
         deliveryThreads = try config.int("LATTICE_DISPATCH_WORKERS", in: 1...64, default: 4)
-        deliveryBatch = try config.int("LATTICE_DISPATCH_BATCH", in: 1...1_000, default: 50)
+        deliveryBatch = try config.int("LATTICE_DISPATCH_BATCH", in: 1...1_000, default: 100)
         deliveryPollInterval = try config.duration("LATTICE_DISPATCH_POLL_INTERVAL", in: 0.01...60, default: 0.5)
         maxProviderAttempts = try config.int("LATTICE_DISPATCH_MAX_ATTEMPTS", in: 1...50, default: 5)
         retryBase = try config.duration("LATTICE_DISPATCH_RETRY_BASE", in: 0.01...600, default: 2)
         lease = try config.duration("LATTICE_DISPATCH_LEASE", in: 1...3_600, default: 60)
+        providerConcurrency = try config.int("LATTICE_DISPATCH_PROVIDER_CONCURRENCY", in: 1...2_048, default: 256)
+        eventSubscribers = try config.eventSubscribers()
     }
 
     static func trimmed(_ url: String) -> String {

@@ -24,11 +24,6 @@ public struct SegmentSettings: Sendable {
         profileURL = profile
         feedPollInterval = try config.duration("LATTICE_FEED_POLL_INTERVAL", in: 0.01...60, default: 0.5)
         feedPageSize = try config.int("LATTICE_FEED_PAGE_SIZE", in: 1...5_000, default: 1_000)
-        // A parser (not a throw after reading the text), so a start-up names this variable along with
-        // every other malformed one.
-        eventSubscribers = try config.value("LATTICE_EVENT_SUBSCRIBERS", ConfigParser<[String: String]>(
-            expected: "name=url pairs separated by commas", placeholder: { [:] }) {
-                try? OutboxRelayConfiguration.parseSubscribers($0)
-            }, default: [:])
+        eventSubscribers = try config.eventSubscribers()
     }
 }
