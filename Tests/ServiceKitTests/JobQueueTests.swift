@@ -320,4 +320,59 @@ final class JobQueueTests: XCTestCase {
         }
         XCTAssertEqual(try DataPlaneTestDatabase.integer(pool, "SELECT count(*) FROM effects WHERE job_id = $1", id), 0)
     }
+
+    // MARK: Batch handlers
+
+    func testABatchHandlerGetsItsQueuesJobsTogetherAndItsAnswerDecidesEachJob() throws {
+        let (schema, pool) = try makeSchema("batch")
+        try pool.transaction { conn in
+            _ = try JobQueue(schema: schema).enqueue(on: conn, jobs: (0..<30).map { try NewJob(queue: "b", payload: $0, maxAttempts: 3) }
+                                                     + (0..<5).map { try NewJob(queue: "single", payload: $0) })
+        }
+        let calls = DataPlaneBox<[Int]>([])
+        let worker = try worker(schema: schema, pool: pool, threads: 1, batchSize: 50)
+        try worker.register(batchQueue: "b") { jobs in
+            calls.update { $0.append(jobs.count) }
+            var failures: [Int64: JobFailure] = [:]
+            // Payload 0 fails for good; payloads 1–4 once (retried, then done); the rest complete in the
+            // handler's own transaction, together.
+            var completed: [Job] = []
+            for job in jobs {
+                let n = try job.payload(as: Int.self)
+                if n == 0 { failures[job.id] = .permanent("zero") } else if n < 5 && job.attempt == 1 {
+                    failures[job.id] = .retry(after: 0, reason: "once")
+                } else if n >= 5 { completed.append(job) }
+            }
+            try pool.transaction { conn in
+                for job in completed { try conn.execute("INSERT INTO effects (job_id) VALUES ($1)", job.id) }
+                try Job.complete(completed, on: conn)
+            }
+            return failures
+        }
+        try worker.register(queue: "single") { _ in }
+        try worker.start()
+        XCTAssertTrue(try dataPlaneWait(timeout: 10) { let s = try statistics(schema, pool); return s.done == 34 && s.dead == 1 })
+        XCTAssertEqual(calls.current.first, 30, "the first call got every claimed job of its queue")
+        XCTAssertEqual(calls.current.dropFirst().reduce(0, +), 4, "only the retried jobs came again")
+        XCTAssertEqual(try DataPlaneTestDatabase.integer(pool, "SELECT count(*) FROM effects"), 25)
+
+        // Completing many is all or none: one job taken over by another worker rolls the whole batch back.
+        var ids: [Int64] = []
+        try pool.transaction { conn in
+            ids = try JobQueue(schema: schema).enqueue(on: conn, jobs: (0..<3).map { try NewJob(queue: "other", payload: $0) }).compactMap { $0 }
+        }
+        let token = UUID()
+        try pool.withConnection { conn in
+            try conn.execute("UPDATE jobs SET status = 'running', lease_token = $2 WHERE id = ANY($1::int8[])", ids, token)
+        }
+        let table = try DataPlaneTables(schema: schema).jobs
+        var claimed = ids.map { Job(id: $0, queue: "other", attempt: 1, maxAttempts: 3, payloadJSON: "1", runAt: Date(), enqueuedAt: Date(),
+                                    leaseToken: token, table: table) }
+        claimed[2] = Job(id: ids[2], queue: "other", attempt: 1, maxAttempts: 3, payloadJSON: "1", runAt: Date(), enqueuedAt: Date(),
+                         leaseToken: UUID(), table: table)
+        XCTAssertThrowsError(try pool.transaction { conn in try Job.complete(claimed, on: conn) }) { error in
+            guard case JobQueueError.leaseLost = error else { return XCTFail("\(error)") }
+        }
+        XCTAssertEqual(try DataPlaneTestDatabase.integer(pool, "SELECT count(*) FROM jobs WHERE id = ANY($1::int8[]) AND status = 'done'", ids), 0)
+    }
 }

@@ -61,7 +61,13 @@ public final class Delivery: Sendable {
                 continue
             }
             let (granted, wait) = try limiter.acquire(provider, wanted: messages.count)
-            for m in messages[granted...] { failures[jobOf[m.id]!.id] = .retry(after: wait, reason: "provider \(provider.id) at its rate") }
+            var waited: [(Message, String)] = []
+            for m in messages[granted...] {
+                // A message whose job is on its last attempt fails now rather than staying queued forever.
+                if jobOf[m.id]!.isLastAttempt { waited.append((m, "provider_rate_exhausted")); continue }
+                failures[jobOf[m.id]!.id] = .retry(after: wait, reason: "provider \(provider.id) at its rate")
+            }
+            try fail(waited, jobOf: jobOf)
             let calling = Array(messages[..<granted])
             guard !calling.isEmpty else { continue }
             // The attempt is counted before the call: a crash during it still counts.
@@ -80,7 +86,7 @@ public final class Delivery: Sendable {
                 case .rejected(let status): failed.append((m, "provider_rejected:\(status)"))
                 case .unavailable(let why):
                     let attempt = attempts[m.id] ?? 1
-                    if attempt >= maxAttempts { failed.append((m, "provider_unavailable")); continue }
+                    if attempt >= maxAttempts || jobOf[m.id]!.isLastAttempt { failed.append((m, "provider_unavailable")); continue }
                     logger.info("provider call failed, retrying", ["message": .string(m.id), "attempt": .int(attempt), "error": .string(why)])
                     failures[jobOf[m.id]!.id] = .retry(after: backoff.delay(afterAttempt: attempt), reason: why)
                 }
