@@ -235,6 +235,9 @@ public final class JobWorker: @unchecked Sendable {
         let jobs: [Job]
     }
 
+    /// One `jobs_due` index range per queue, the oldest `batchSize` of them all taken: `queue = ANY(…)`
+    /// with `ORDER BY run_at` would read and sort every pending job of the queues on each claim. Rows a
+    /// queue's range locked beyond the batch are let go when the statement ends.
     private func claim() throws(JobQueueError) -> ClaimedJobs {
         let token = UUID()
         let queues = self.queues
@@ -242,11 +245,15 @@ public final class JobWorker: @unchecked Sendable {
         let rows = try pool.withJobConnection { connection in
             try connection.query("""
                 WITH due AS (
-                    SELECT id FROM \(tables.jobs)
-                    WHERE status = 'pending' AND queue = ANY($1::text[]) AND run_at <= now()
-                    ORDER BY run_at
-                    LIMIT $2
-                    FOR UPDATE SKIP LOCKED)
+                    SELECT d.id FROM unnest($1::text[]) AS q(name)
+                    CROSS JOIN LATERAL (
+                        SELECT id, run_at FROM \(tables.jobs)
+                        WHERE status = 'pending' AND queue = q.name AND run_at <= now()
+                        ORDER BY run_at
+                        LIMIT $2
+                        FOR UPDATE SKIP LOCKED) d
+                    ORDER BY d.run_at
+                    LIMIT $2)
                 UPDATE \(tables.jobs) AS j
                 SET status = 'running', attempts = j.attempts + 1, locked_by = $3,
                     locked_until = now() + make_interval(secs => $4), lease_token = $5, started_at = now()

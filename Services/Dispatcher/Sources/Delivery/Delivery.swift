@@ -70,7 +70,9 @@ public final class Delivery: Sendable {
             try fail(waited, jobOf: jobOf)
             let calling = Array(messages[..<granted])
             guard !calling.isEmpty else { continue }
-            // The attempt is counted before the call: a crash during it still counts.
+            // Provider and attempt are recorded before the call: a receipt may overtake the provider's
+            // answer (or outlive a replica killed during the call) and is matched by provider, and a
+            // crash during the call still counts the attempt.
             var attempts: [String: Int] = [:]
             for row in try database.query("""
                 UPDATE messages SET attempts = attempts + 1, provider_id = $2, updated_at = now() WHERE id = ANY($1::text[]) RETURNING id, attempts
@@ -85,7 +87,7 @@ public final class Delivery: Sendable {
                 case .accepted(let reference): sent.append((m, reference))
                 case .rejected(let status): failed.append((m, "provider_rejected:\(status)"))
                 case .unavailable(let why):
-                    let attempt = attempts[m.id] ?? 1
+                    let attempt = attempts[m.id] ?? m.attempts + 1
                     if attempt >= maxAttempts || jobOf[m.id]!.isLastAttempt { failed.append((m, "provider_unavailable")); continue }
                     logger.info("provider call failed, retrying", ["message": .string(m.id), "attempt": .int(attempt), "error": .string(why)])
                     failures[jobOf[m.id]!.id] = .retry(after: backoff.delay(afterAttempt: attempt), reason: why)

@@ -168,7 +168,7 @@ public struct MessageAdmission: Sendable {
                 }
             }
             let inserted = try insertMessages(prepared, on: conn, createdBy: createdBy)
-            let kept = prepared.filter { inserted.contains($0.id) }
+            let kept = prepared.filter { inserted[$0.id] != nil }
             try count(kept, day: today, on: conn)
             try insertLinks(kept, on: conn)
             try facts.record(.messageSuppressed, kept.compactMap { p in
@@ -186,13 +186,7 @@ public struct MessageAdmission: Sendable {
                 }
             }
             try queue.enqueue(on: conn, jobs: jobs)
-            guard !kept.isEmpty else { return [:] }
-            var out: [String: Message] = [:]
-            for row in try conn.query("SELECT \(Message.columns) FROM messages m WHERE m.id = ANY($1::text[])", kept.map(\.id)) {
-                let m = try Message(row: row)
-                out[m.id] = m
-            }
-            return out
+            return inserted
         }
     }
 
@@ -203,8 +197,9 @@ public struct MessageAdmission: Sendable {
         chainDecisions?.increment(by: decisions)
     }
 
-    /// Inserts the batch's messages; the ids stored (a key a concurrent request stored first is skipped).
-    private func insertMessages(_ prepared: [Prepared], on conn: PostgresConnection, createdBy: String) throws -> Set<String> {
+    /// Inserts the batch's messages; the messages stored, by id (a key a concurrent request stored first
+    /// is skipped).
+    private func insertMessages(_ prepared: [Prepared], on conn: PostgresConnection, createdBy: String) throws -> [String: Message] {
         func status(_ d: PolicyDecision) -> String {
             switch d { case .send: "queued"; case .deferred: "deferred"; case .suppressed: "suppressed" }
         }
@@ -213,13 +208,13 @@ public struct MessageAdmission: Sendable {
         }
         func until(_ d: PolicyDecision) -> Date? { if case .deferred(let u) = d { return u }; return nil }
         let rows = try conn.query("""
-            INSERT INTO messages (id, idempotency_key, customer_id, org_path, channel, fallback_channel, template_id, kind, canvas_id, node_id,
+            INSERT INTO messages AS m (id, idempotency_key, customer_id, org_path, channel, fallback_channel, template_id, kind, canvas_id, node_id,
                                   campaign_id, status, reason, title, body, recipient, deliver_after, created_by, fallback_template_id, fallback_of)
             SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[],
                                  $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::timestamptz[],
                                  $18::text[], $19::text[], $20::text[])
             ON CONFLICT (idempotency_key) DO NOTHING
-            RETURNING id
+            RETURNING \(Message.columns)
             """,
             prepared.map(\.id), prepared.map(\.request.key), prepared.map(\.request.customerId), prepared.map(\.orgPath),
             prepared.map(\.template.channel.rawValue), prepared.map { $0.request.fallbackChannel?.rawValue }, prepared.map(\.template.id),
@@ -228,7 +223,12 @@ public struct MessageAdmission: Sendable {
             prepared.map(\.rendered.title), prepared.map(\.rendered.body), prepared.map(\.recipient), prepared.map { until($0.decision) },
             [String](repeating: createdBy, count: prepared.count), prepared.map(\.request.fallbackTemplateId),
             prepared.map(\.request.fallbackOf))
-        return Set(try rows.map { try $0.decode("id", as: String.self) })
+        var stored: [String: Message] = [:]
+        for row in rows {
+            let m = try Message(row: row)
+            stored[m.id] = m
+        }
+        return stored
     }
 
     /// Adds today's sends of marketing messages that were not suppressed to the customers' counters.
