@@ -102,7 +102,7 @@ final class SegmentServiceUnitTests: XCTestCase {
         let base = ["DATABASE_URL": "postgres://u@127.0.0.1:1/db", "LATTICE_INTERNAL_SECRET": "0123456789abcdef0123"]
         let settings = try SegmentSettings(config: ConfigReader(environment: base))
         XCTAssertEqual(settings.profileURL, "http://127.0.0.1:8081")
-        XCTAssertEqual(settings.feedPollInterval, 0.5)
+        XCTAssertEqual(settings.feedPollInterval, 0.25)
         XCTAssertEqual(settings.service.port, 8082)
         XCTAssertEqual(settings.service.databaseSchema, "segment")
         let reader = ConfigReader(environment: base.merging([

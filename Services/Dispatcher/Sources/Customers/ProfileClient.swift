@@ -15,17 +15,20 @@ public struct ProfileClient: Sendable {
     }
 
     private struct FactsAnswer: Decodable { var items: [CustomerContact] }
-    private struct FactsQuery: Encodable { var ids: [String] }
+    private struct FactsQuery: Encodable {
+        var ids: [String]
+        var attributes: [String]?
+    }
 
-    /// The facts of `ids` (one call per 1,000); 503 when the profile cannot answer, so that no message is
-    /// sent without its consent checked.
-    func contacts(_ ids: [String], requestId: String? = nil) throws -> [String: CustomerContact] {
+    /// The facts of `ids` (one call per 1,000), with only the `attributes` named when given; 503 when the
+    /// profile cannot answer, so that no message is sent without its consent checked.
+    func contacts(_ ids: [String], attributes: Set<String>? = nil, requestId: String? = nil) throws -> [String: CustomerContact] {
         var out: [String: CustomerContact] = [:]
         var start = 0
         while start < ids.count {
             let slice = Array(ids[start..<min(start + Self.batch, ids.count)])
             do {
-                let answer = try client.post(baseURL + "/internal/v1/customers:contact-facts", body: FactsQuery(ids: slice),
+                let answer = try client.post(baseURL + "/internal/v1/customers:contact-facts", body: FactsQuery(ids: slice, attributes: attributes.map { $0.sorted() }),
                                              as: FactsAnswer.self, context: .init(requestId: requestId), timeoutMs: 10_000)
                 for c in answer.items { out[c.customerId] = c }
             } catch {

@@ -59,7 +59,9 @@ public struct MessageAdmission: Sendable {
 
         let wanted = Set(fresh.flatMap { [items[$0].templateId] + (items[$0].fallbackTemplateId.map { [$0] } ?? []) })
         let usable = try templates.usable(wanted, caller: caller)
-        let contacts = try profile.contacts(Array(Set(fresh.map { items[$0].customerId })), requestId: requestId)
+        // Only what the chain and these templates need: the phone (SMS, calls) and the templates' variables.
+        let attributes = usable.values.reduce(into: Set(["phone"])) { $0.formUnion($1.variables) }
+        let contacts = try profile.contacts(Array(Set(fresh.map { items[$0].customerId })), attributes: attributes, requestId: requestId)
         let policy = try policies.current().policy
 
         var prepared: [Prepared] = []
@@ -151,9 +153,14 @@ public struct MessageAdmission: Sendable {
                  WHERE customer_id = ANY($1::text[]) AND day >= $2::date
                 """, customers, weekStart) {
                 let id: String = try row.decode("customer_id"), scope: String = try row.decode("scope")
+                // The overall count is the sum of the channels' (rows of scope `*` written before that are ignored).
+                guard scope != PolicyChain.allChannels else { continue }
                 let sends: Int = try row.decode("sends")
-                counts[id, default: CustomerCounts()].week[scope, default: 0] += sends
-                if try row.decode("day", as: String.self) == today { counts[id, default: CustomerCounts()].today[scope, default: 0] += sends }
+                let isToday = try row.decode("day", as: String.self) == today
+                for s in Channel(rawValue: scope) == nil ? [scope] : [scope, PolicyChain.allChannels] {
+                    counts[id, default: CustomerCounts()].week[s, default: 0] += sends
+                    if isToday { counts[id, default: CustomerCounts()].today[s, default: 0] += sends }
+                }
             }
             timingTheChain(decisions: prepared.count) {
                 for i in prepared.indices {
@@ -231,11 +238,12 @@ public struct MessageAdmission: Sendable {
         return stored
     }
 
-    /// Adds today's sends of marketing messages that were not suppressed to the customers' counters.
+    /// Adds today's sends of marketing messages that were not suppressed to the customers' counters: per
+    /// channel and per campaign (the overall count is their channels' sum, one row fewer a message).
     private func count(_ kept: [Prepared], day: String, on conn: PostgresConnection) throws {
         var increments: [String: [String: Int]] = [:]
         for p in kept where p.template.kind == .marketing && !p.decision.isSuppressed {
-            for scope in PolicyChain.scopes(channel: p.template.channel, campaign: p.request.campaign) {
+            for scope in PolicyChain.scopes(channel: p.template.channel, campaign: p.request.campaign) where scope != PolicyChain.allChannels {
                 increments[p.request.customerId, default: [:]][scope, default: 0] += 1
             }
         }

@@ -3,8 +3,8 @@ import Postgres
 
 /// The periodic pass that re-evaluates rule tags whose result moves with time alone (`within` windows:
 /// "no login in 90 days" becomes true without any new input). State lives in `rule_tag_sweeps`, so a
-/// sweep resumes where it stopped after a restart and replicas share it: each batch claims the row
-/// FOR UPDATE SKIP LOCKED, evaluates up to `batchSize` customers after `after_id`, and moves on.
+/// sweep resumes where it stopped after a restart and replicas share it: each batch takes the sweep's
+/// advisory lock (without waiting), evaluates up to `batchSize` customers after `after_id`, and moves on.
 ///
 /// A full sweep (every rule tag, not only those with windows) is requested when a rule tag is created
 /// or the lifecycle stages change, since existing customers must then be evaluated without waiting for
@@ -31,9 +31,10 @@ enum RuleTagSweep {
     static func step(engine: RuleTagEngine, now: Date, interval: TimeInterval, batchSize: Int, force: Bool,
                      on conn: PostgresConnection) throws -> Step {
         try conn.transaction { conn in
+            // An advisory lock rather than FOR UPDATE: see RuleTagWorker.step (the change feed's readers).
+            guard try conn.tryAdvisoryTransactionLock("rule_tag_sweep:" + name) else { return .idle }
             let rows = try conn.query("""
-                SELECT after_id, full_pending, full_running, next_due_at <= $2 AS due FROM rule_tag_sweeps
-                 WHERE name = $1 FOR UPDATE SKIP LOCKED
+                SELECT after_id, full_pending, full_running, next_due_at <= $2 AS due FROM rule_tag_sweeps WHERE name = $1
                 """, name, now)
             guard let row = rows.first else { return .idle }
             var after: String? = try row.decode("after_id")

@@ -11,8 +11,8 @@ import ServiceKit
 ///    is skipped), and re-evaluates every rule tag for the customers of each page (`step`);
 /// 2. every `sweepInterval` re-evaluates, for all customers, the rule tags with time windows (`sweep`).
 ///
-/// Replicas do not conflict: a page is evaluated while holding the cursor row (FOR UPDATE SKIP LOCKED —
-/// another replica skips the step rather than waiting), and the sweep likewise. Reading the page inside
+/// Replicas do not conflict: a page is evaluated while holding the cursor's advisory lock (taken without
+/// waiting — another replica skips the step), and the sweep likewise. Reading the page inside
 /// the transaction that locks the cursor means changes of transactions that got their id after ours are
 /// read on the next step (one step of lag, never a loss). The worker's own tag writes enter the feed and
 /// are evaluated once more, which writes nothing, ending the loop.
@@ -75,9 +75,11 @@ public final class RuleTagWorker: BackgroundTask, @unchecked Sendable {
         // Lifecycle changes are stored as events: their month's partition must exist before the transaction.
         try partitions.ensure(covering: [now])
         return try database.transaction { conn in
-            let rows = try conn.query("SELECT tx::text AS tx, seq FROM rule_tag_cursors WHERE name = $1 FOR UPDATE SKIP LOCKED",
-                                      Self.cursorName)
-            guard let row = rows.first else {
+            // Turns are taken with an advisory lock, not FOR UPDATE on the cursor row: a row lock would give
+            // this transaction an id at once, and every reader of the change feed (the segment service)
+            // would wait for it while the page is evaluated. The id now comes with the writes at the end.
+            let locked = try conn.tryAdvisoryTransactionLock("rule_tag_cursor:" + Self.cursorName)
+            guard locked, let row = try conn.query("SELECT tx::text AS tx, seq FROM rule_tag_cursors WHERE name = $1", Self.cursorName).first else {
                 return StepResult(claimed: false, rows: 0, customers: 0, assigned: 0, removed: 0, lifecycleChanges: 0, caughtUp: true)
             }
             let cursor = ChangeFeed.Cursor(tx: UInt64(try row.decode("tx", as: String.self)) ?? 0, seq: try row.decode("seq"))

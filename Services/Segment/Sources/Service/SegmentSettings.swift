@@ -22,7 +22,7 @@ public struct SegmentSettings: Sendable {
                                        default: URL(string: "http://127.0.0.1:8081")!).absoluteString
         while profile.hasSuffix("/") { profile.removeLast() }
         profileURL = profile
-        feedPollInterval = try config.duration("LATTICE_FEED_POLL_INTERVAL", in: 0.01...60, default: 0.5)
+        feedPollInterval = try config.duration("LATTICE_FEED_POLL_INTERVAL", in: 0.01...60, default: 0.25)
         feedPageSize = try config.int("LATTICE_FEED_PAGE_SIZE", in: 1...5_000, default: 1_000)
         eventSubscribers = try config.eventSubscribers()
     }
