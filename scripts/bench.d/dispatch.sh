@@ -45,27 +45,10 @@ for port in "$GW_PORT" "$PROFILE_PORT" "$DISPATCH_PORT"; do
 done
 curl -sf "http://127.0.0.1:$SIM_PORT/healthz" >/dev/null || die "the provider simulator did not start"
 API="http://127.0.0.1:$GW_PORT/api/v1"
-ADMIN=$(curl -sf -X POST "$API/auth/login" -H 'content-type: application/json' \
-    -d "{\"username\":\"admin\",\"password\":\"$PASSWORD\"}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])') \
-    || die "login failed"
-for b in sh bj gz; do
-    curl -sf -X POST "$API/orgs" -H "Authorization: Bearer $ADMIN" -H 'content-type: application/json' \
-        -d "{\"id\":\"$b\",\"parentId\":\"hq\",\"kind\":\"branch\",\"name\":\"$b\"}" >/dev/null || die "cannot create org $b"
-done
-TOKEN=$(curl -sf -X POST "$API/api-keys" -H "Authorization: Bearer $ADMIN" -H 'content-type: application/json' \
-    -d '{"name":"bench dispatch","orgId":"hq","rights":["view","edit"]}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])') \
-    || die "cannot create an API key"
+bench_bank "$API" "$PASSWORD" "bench dispatch"
 
 log "importing $MESSAGES customers"
-python3 "$LATTICE_ROOT/scripts/bench.d/lib/profile_load.py" csv "$WORK/customers.csv" "$MESSAGES"
-JOB=$(curl -s -X POST "$API/customers:import" -H "Authorization: Bearer $TOKEN" -H 'content-type: text/csv' -T "$WORK/customers.csv" \
-    | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])') || die "the import was refused"
-for _ in $(seq 1 2400); do
-    STATUS=$(curl -sf "$API/imports/$JOB" -H "Authorization: Bearer $TOKEN" | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])')
-    case "$STATUS" in completed|done|failed) break ;; esac
-    sleep 0.5
-done
-[ "$STATUS" = completed ] || [ "$STATUS" = done ] || die "the import ended $STATUS"
+bench_import_customers "$API" "$TOKEN" "$MESSAGES"
 # Consents come with their evidence through PUT /api/v1/customers/{id}, one customer a call; a bank's
 # initial consent load is a migration, so the bench writes the same rows in SQL.
 log "granting SMS consent to every customer (SQL, with evidence rows)"

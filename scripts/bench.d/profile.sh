@@ -38,20 +38,9 @@ done
 curl -sf "http://127.0.0.1:$GW_PORT/readyz" >/dev/null || { cat "$WORK/gateway.log" >&2; die "the gateway did not start"; }
 curl -sf "http://127.0.0.1:$PROFILE_PORT/readyz" >/dev/null || { cat "$WORK/profile.log" >&2; die "the profile service did not start"; }
 API="http://127.0.0.1:$GW_PORT/api/v1"
-TOKEN=$(curl -sf -X POST "$API/auth/login" -H 'content-type: application/json' \
-    -d "{\"username\":\"admin\",\"password\":\"$PASSWORD\"}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])') \
-    || die "login failed"
-AUTH="Authorization: Bearer $TOKEN"
 # The bank's systems import and send events with an API key holding the edit right.
-TOKEN=$(curl -sf -X POST "$API/api-keys" -H "$AUTH" -H 'content-type: application/json' \
-    -d '{"name":"bench core banking","orgId":"hq","rights":["view","edit"]}' \
-    | python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])') || die "cannot create an API key"
-ADMIN_AUTH="$AUTH"
+bench_bank "$API" "$PASSWORD" "bench core banking"
 AUTH="Authorization: Bearer $TOKEN"
-for b in sh bj gz; do
-    curl -sf -X POST "$API/orgs" -H "$ADMIN_AUTH" -H 'content-type: application/json' \
-        -d "{\"id\":\"$b\",\"parentId\":\"hq\",\"kind\":\"branch\",\"name\":\"$b\"}" >/dev/null || die "cannot create org $b"
-done
 
 log "writing a $ROWS-row CSV"
 $LOAD csv "$WORK/customers.csv" "$ROWS"

@@ -41,27 +41,10 @@ for port in "$GW_PORT" "$PROFILE_PORT" "$SEGMENT_PORT"; do
     curl -sf "http://127.0.0.1:$port/readyz" >/dev/null || { tail -n 20 "$WORK"/*.log >&2; die "a service on port $port did not start"; }
 done
 API="http://127.0.0.1:$GW_PORT/api/v1"
-ADMIN=$(curl -sf -X POST "$API/auth/login" -H 'content-type: application/json' \
-    -d "{\"username\":\"admin\",\"password\":\"$PASSWORD\"}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])') \
-    || die "login failed"
-TOKEN=$(curl -sf -X POST "$API/api-keys" -H "Authorization: Bearer $ADMIN" -H 'content-type: application/json' \
-    -d '{"name":"bench feed","orgId":"hq","rights":["view","edit"]}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])') \
-    || die "cannot create an API key"
-for b in sh bj gz; do
-    curl -sf -X POST "$API/orgs" -H "Authorization: Bearer $ADMIN" -H 'content-type: application/json' \
-        -d "{\"id\":\"$b\",\"parentId\":\"hq\",\"kind\":\"branch\",\"name\":\"$b\"}" >/dev/null || die "cannot create org $b"
-done
+bench_bank "$API" "$PASSWORD" "bench feed"
 
 log "importing $CUSTOMERS customers"
-python3 "$LATTICE_ROOT/scripts/bench.d/lib/profile_load.py" csv "$WORK/customers.csv" "$CUSTOMERS"
-JOB=$(curl -s -X POST "$API/customers:import" -H "Authorization: Bearer $TOKEN" -H 'content-type: text/csv' -T "$WORK/customers.csv" \
-    | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])') || die "the import was refused"
-for _ in $(seq 1 1200); do
-    STATUS=$(curl -sf "$API/imports/$JOB" -H "Authorization: Bearer $TOKEN" | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])')
-    case "$STATUS" in completed|done|failed) break ;; esac
-    sleep 0.5
-done
-[ "$STATUS" != failed ] || die "the import failed"
+bench_import_customers "$API" "$TOKEN" "$CUSTOMERS"
 indexed() { curl -sf "http://127.0.0.1:$SEGMENT_PORT/internal/v1/index" -H "x-lattice-internal: $SECRET" \
     | python3 -c 'import json,sys; print(json.load(sys.stdin)["customers"])' 2>/dev/null || echo 0; }
 log "waiting for the segment index to hold them"

@@ -49,3 +49,34 @@ paced_single_events() {
     log "single events at 1000/s for ${seconds}s (wrk, 16 connections each pausing $pause ms after each response)"
     run "$pause" "$seconds" "$out"
 }
+
+# bench_bank API PASSWORD NAME: signs in as the first admin (ADMIN), makes an API key NAME with view and
+# edit at head office (TOKEN, what the bank's systems use), and the branches sh, bj and gz.
+bench_bank() {
+    local api="$1" password="$2" name="$3" b
+    ADMIN=$(curl -sf -X POST "$api/auth/login" -H 'content-type: application/json' \
+        -d "{\"username\":\"admin\",\"password\":\"$password\"}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])') \
+        || die "login failed"
+    TOKEN=$(curl -sf -X POST "$api/api-keys" -H "Authorization: Bearer $ADMIN" -H 'content-type: application/json' \
+        -d "{\"name\":\"$name\",\"orgId\":\"hq\",\"rights\":[\"view\",\"edit\"]}" \
+        | python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])') || die "cannot create an API key"
+    for b in sh bj gz; do
+        curl -sf -X POST "$api/orgs" -H "Authorization: Bearer $ADMIN" -H 'content-type: application/json' \
+            -d "{\"id\":\"$b\",\"parentId\":\"hq\",\"kind\":\"branch\",\"name\":\"$b\"}" >/dev/null || die "cannot create org $b"
+    done
+}
+
+# bench_import_customers API TOKEN COUNT: imports COUNT synthetic customers (profile_load.py csv, ids
+# B0000000…) through the public import and waits until it completed.
+bench_import_customers() {
+    local api="$1" token="$2" count="$3" job status=""
+    python3 "$LATTICE_ROOT/scripts/bench.d/lib/profile_load.py" csv "$WORK/customers.csv" "$count"
+    job=$(curl -s -X POST "$api/customers:import" -H "Authorization: Bearer $token" -H 'content-type: text/csv' \
+        -T "$WORK/customers.csv" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])') || die "the import was refused"
+    for _ in $(seq 1 2400); do
+        status=$(curl -sf "$api/imports/$job" -H "Authorization: Bearer $token" | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])')
+        case "$status" in completed|done|failed) break ;; esac
+        sleep 0.5
+    done
+    [ "$status" = completed ] || [ "$status" = done ] || die "the import ended ${status:-unfinished}"
+}

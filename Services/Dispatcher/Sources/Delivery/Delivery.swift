@@ -173,12 +173,6 @@ public final class Delivery: Sendable {
     }
 
     func load(_ ids: [String]) throws -> [String: Message] {
-        guard !ids.isEmpty else { return [:] }
-        var out: [String: Message] = [:]
-        for row in try database.query("SELECT \(Message.columns) FROM messages m WHERE m.id = ANY($1::text[])", ids) {
-            let m = try Message(row: row)
-            out[m.id] = m
-        }
-        return out
+        try MessageStore(database: database).messages(.ids(ids))
     }
 }

@@ -269,13 +269,7 @@ public struct MessageAdmission: Sendable {
     }
 
     func messages(keys: [String]) throws -> [String: Message] {
-        guard !keys.isEmpty else { return [:] }
-        var out: [String: Message] = [:]
-        for row in try database.query("SELECT \(Message.columns) FROM messages m WHERE m.idempotency_key = ANY($1::text[])", keys) {
-            let m = try Message(row: row)
-            out[m.key] = m
-        }
-        return out
+        try MessageStore(database: database).messages(.keys(keys))
     }
 }
 

@@ -19,6 +19,27 @@ public struct MessageStore: Sendable {
         return try Message(row: row)
     }
 
+    /// Lookups of the send and delivery paths (no caller scope: they check it themselves).
+    enum Lookup {
+        case ids([String])
+        case keys([String])
+    }
+
+    /// The messages named by `lookup`, by id or by key as asked.
+    func messages(_ lookup: Lookup) throws -> [String: Message] {
+        let (column, values): (String, [String]) = switch lookup {
+        case .ids(let ids): ("id", ids)
+        case .keys(let keys): ("idempotency_key", keys)
+        }
+        guard !values.isEmpty else { return [:] }
+        var out: [String: Message] = [:]
+        for row in try database.query("SELECT \(Message.columns) FROM messages m WHERE m.\(column) = ANY($1::text[])", values) {
+            let m = try Message(row: row)
+            if case .ids = lookup { out[m.id] = m } else { out[m.key] = m }
+        }
+        return out
+    }
+
     /// A customer's 20 latest messages, newest first.
     func latest(customerId: String, caller: CallerIdentity) throws -> [Message] {
         try database.query("""
