@@ -29,6 +29,7 @@ final class DispatcherBank {
             let p = try platform.json("POST", "/api/v1/providers", token: hqOperator, .object([
                 "channel": .string(channel), "name": .string("sim-\(channel)"), "endpoint": .string(platform.simulatorURL),
                 "ratePerSecond": .number(1000), "timeoutMs": .number(1000), "credentials": .string("sim-token"),
+                "unitCost": .string(channel == "sms" ? "0.045" : "0"),
             ]), expect: 201)
             providers[channel] = (try XCTUnwrap(p["id"]?.stringValue), try XCTUnwrap(p["receiptSecret"]?.stringValue))
         }

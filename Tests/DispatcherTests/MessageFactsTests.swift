@@ -66,6 +66,7 @@ final class MessageFactsTests: XCTestCase {
         XCTAssertEqual(fact.templateId, t)
         XCTAssertEqual(fact.orgPath, "/hq/sh/")
         XCTAssertEqual(fact.provider, bank.providers["sms"]?.id)
+        XCTAssertEqual(fact.cost, "0.0450", "the provider's unit cost, for analytics' channel cost")
 
         // A click (twice: analytics counts clicked messages, so one fact).
         let body = try XCTUnwrap(try bank.message(sentId)["body"]?.stringValue)

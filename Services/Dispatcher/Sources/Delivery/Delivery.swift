@@ -93,14 +93,14 @@ public final class Delivery: Sendable {
                     failures[jobOf[m.id]!.id] = .retry(after: backoff.delay(afterAttempt: attempt), reason: why)
                 }
             }
-            try markSent(sent, jobOf: jobOf)
+            try markSent(sent, cost: provider.unitCost, jobOf: jobOf)
             try fail(failed, jobOf: jobOf)
         }
         return failures
     }
 
     /// Accepted by the provider: `sent`, with the provider's reference, and the jobs done — together.
-    private func markSent(_ sent: [(Message, String?)], jobOf: [String: Job]) throws {
+    private func markSent(_ sent: [(Message, String?)], cost: String, jobOf: [String: Job]) throws {
         guard !sent.isEmpty else { return }
         try database.transaction { conn in
             try conn.execute("""
@@ -108,7 +108,11 @@ public final class Delivery: Sendable {
                   FROM unnest($1::text[], $2::text[]) AS s(id, ref)
                  WHERE m.id = s.id AND m.status IN ('queued', 'deferred')
                 """, sent.map(\.0.id), sent.map(\.1))
-            try facts.record(.messageSent, sent.map { (MessageFacts.Subject($0.0), nil) }, on: conn)
+            try facts.record(.messageSent, sent.map { m, _ in
+                var s = MessageFacts.Subject(m)
+                s.cost = cost
+                return (s, nil)
+            }, on: conn)
             try Job.complete(sent.map { jobOf[$0.0.id]! }, on: conn)
         }
     }

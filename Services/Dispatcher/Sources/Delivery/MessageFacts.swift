@@ -20,6 +20,8 @@ struct MessageFacts: Sendable {
         var canvasId: String?
         var nodeId: String?
         var providerId: String?
+        /// What the message cost the bank (the provider's unit cost), on sent facts.
+        var cost: String?
 
         init(messageId: String, customerId: String, orgPath: String, channel: String, templateId: String, canvasId: String?,
              nodeId: String?, providerId: String?) {
@@ -56,7 +58,7 @@ struct MessageFacts: Sendable {
         for (s, reason) in subjects {
             let fact = MarketingFact(customerId: s.customerId, orgPath: s.orgPath, canvasId: s.canvasId, nodeId: s.nodeId,
                                      channel: s.channel, messageId: s.messageId, templateId: s.templateId, provider: s.providerId,
-                                     reason: reason)
+                                     reason: reason, cost: s.cost)
             // One id per (message, fact type): a retried transaction writes the same event again, which
             // the outbox's unique key and the receivers' inbox both collapse.
             let id = Self.eventId(message: s.messageId, type: type)

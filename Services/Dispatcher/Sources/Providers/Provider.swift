@@ -12,6 +12,8 @@ public struct Provider: Sendable, Encodable {
     public var hasCredentials: Bool
     public var ratePerSecond: Int
     public var timeoutMs: Int
+    /// CNY per message (decimal string).
+    public var unitCost: String
     public var orgId: String
     public var createdBy: String
     public var createdAt: Date
@@ -20,7 +22,7 @@ public struct Provider: Sendable, Encodable {
 
     static let columns = """
         p.id, p.channel, p.name, p.endpoint, p.credentials IS NOT NULL AS has_credentials, p.rate_per_second, p.timeout_ms,
-        p.org_id, p.created_by, p.created_at
+        p.unit_cost::text AS unit_cost, p.org_id, p.created_by, p.created_at
         """
 
     init(row: PostgresRow) throws {
@@ -34,6 +36,7 @@ public struct Provider: Sendable, Encodable {
         hasCredentials = try row.decode("has_credentials")
         ratePerSecond = try row.decode("rate_per_second")
         timeoutMs = try row.decode("timeout_ms")
+        unitCost = try row.decode("unit_cost")
         orgId = try row.decode("org_id")
         createdBy = try row.decode("created_by")
         createdAt = try row.decode("created_at")
@@ -48,4 +51,5 @@ struct ProviderEndpoint: Sendable {
     var credentials: String?
     var ratePerSecond: Int
     var timeoutMs: Int
+    var unitCost: String
 }

@@ -1,7 +1,7 @@
 import Contracts
 import Foundation
 
-/// A validated `POST /api/v1/providers` body `{channel, name, endpoint, credentials?, ratePerSecond, timeoutMs}`.
+/// A validated `POST /api/v1/providers` body `{channel, name, endpoint, credentials?, ratePerSecond, timeoutMs, unitCost?}`.
 struct ProviderInput: Sendable {
     var channel: Channel
     var name: String
@@ -9,9 +9,11 @@ struct ProviderInput: Sendable {
     var credentials: String?
     var ratePerSecond: Int
     var timeoutMs: Int
+    /// CNY per message, a decimal string of at most 4 decimals ("0.045").
+    var unitCost: String
 
     init(body: JSONValue) throws {
-        let f = try BodyFields(body, allowed: ["channel", "name", "endpoint", "credentials", "ratePerSecond", "timeoutMs"], field: "")
+        let f = try BodyFields(body, allowed: ["channel", "name", "endpoint", "credentials", "ratePerSecond", "timeoutMs", "unitCost"], field: "")
         guard let channel = try f.oneOf("channel", Channel.self) else { throw APIError.badRequest("channel is required", field: "channel") }
         guard channel != .inbox else {
             throw APIError.badRequest("the inbox channel is served by the dispatcher itself and takes no provider", field: "channel")
@@ -30,5 +32,12 @@ struct ProviderInput: Sendable {
         }
         ratePerSecond = rate
         timeoutMs = try f.int("timeoutMs", in: 100...60_000) ?? 5_000
+        let cost = try f.optionalString("unitCost", length: 1...13) ?? "0"
+        let parts = cost.split(separator: ".", omittingEmptySubsequences: false)
+        guard (1...2).contains(parts.count), (1...8).contains(parts[0].count), parts.allSatisfy({ $0.allSatisfy { $0.isASCII && $0.isNumber } }),
+              parts.count == 1 || (1...4).contains(parts[1].count) else {
+            throw APIError.badRequest("unitCost must be a CNY amount such as \"0.045\" (at most 4 decimals)", field: "unitCost")
+        }
+        unitCost = cost
     }
 }

@@ -20,10 +20,10 @@ public struct ProviderStore: Sendable {
         do {
             let rows = try database.query("""
                 INSERT INTO providers AS p (id, channel, name, endpoint, credentials, receipt_secret, rate_per_second, timeout_ms,
-                                            org_id, org_path, created_by)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING \(Provider.columns)
+                                            org_id, org_path, created_by, unit_cost)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::numeric) RETURNING \(Provider.columns)
                 """, RecordId.make("prv_"), input.channel.rawValue, input.name, input.endpoint, input.credentials, secret,
-                input.ratePerSecond, input.timeoutMs, caller.orgId, caller.orgPath, caller.userId)
+                input.ratePerSecond, input.timeoutMs, caller.orgId, caller.orgPath, caller.userId, input.unitCost)
             var provider = try Provider(row: rows[0])
             provider.receiptSecret = secret
             return provider
@@ -42,7 +42,7 @@ public struct ProviderStore: Sendable {
     /// The provider a channel's messages go to: the first one configured for it.
     func endpoint(for channel: Channel) throws -> ProviderEndpoint? {
         try database.query("""
-            SELECT id, channel, endpoint, credentials, rate_per_second, timeout_ms FROM providers
+            SELECT id, channel, endpoint, credentials, rate_per_second, timeout_ms, unit_cost::text AS unit_cost FROM providers
              WHERE channel = $1 ORDER BY created_at, id LIMIT 1
             """, channel.rawValue).first.map(Self.endpoint(row:))
     }
@@ -59,7 +59,8 @@ public struct ProviderStore: Sendable {
             throw APIError.internalError("provider \(id) has an unknown channel")
         }
         return ProviderEndpoint(id: id, channel: channel, endpoint: try row.decode("endpoint"), credentials: try row.decode("credentials"),
-                                ratePerSecond: try row.decode("rate_per_second"), timeoutMs: try row.decode("timeout_ms"))
+                                ratePerSecond: try row.decode("rate_per_second"), timeoutMs: try row.decode("timeout_ms"),
+                                unitCost: try row.decode("unit_cost"))
     }
 
     /// 32 random bytes as hex.
