@@ -1,12 +1,12 @@
-import Contracts
 import Foundation
 
-/// Reads the members of a JSON object body, each fault a 400 naming its field (`prefix` + member).
-struct BodyFields {
-    let object: [String: JSONValue]
-    let prefix: String
+/// Reads the members of a JSON object body, each fault a 400 naming its field (`prefix` + member): the
+/// one way services validate request bodies they read as `JSONValue`.
+public struct BodyFields: Sendable {
+    public let object: [String: JSONValue]
+    public let prefix: String
 
-    init(_ object: [String: JSONValue], allowed: Set<String>, prefix: String = "") throws {
+    public init(_ object: [String: JSONValue], allowed: Set<String>, prefix: String = "") throws {
         if let unknown = object.keys.sorted().first(where: { !allowed.contains($0) }) {
             let name = prefix + String(unknown.prefix(64))
             throw APIError.badRequest("unknown member \(name)", field: name)
@@ -15,24 +15,24 @@ struct BodyFields {
         self.prefix = prefix
     }
 
-    init(_ value: JSONValue, allowed: Set<String>, field: String) throws {
+    public init(_ value: JSONValue, allowed: Set<String>, field: String) throws {
         guard case .object(let object) = value else {
             throw APIError.badRequest("\(field.isEmpty ? "the body" : field) must be a JSON object", field: field.isEmpty ? "$" : field)
         }
         try self.init(object, allowed: allowed, prefix: field.isEmpty ? "" : field + ".")
     }
 
-    func has(_ key: String) -> Bool { object[key] != nil && object[key] != .null }
+    public func has(_ key: String) -> Bool { object[key] != nil && object[key] != .null }
 
     /// A string of `length` characters without control characters (newlines allowed when `multiline`).
-    func string(_ key: String, length: ClosedRange<Int> = 1...100, multiline: Bool = false) throws -> String {
+    public func string(_ key: String, length: ClosedRange<Int> = 1...100, multiline: Bool = false) throws -> String {
         guard let value = try optionalString(key, length: length, multiline: multiline) else {
             throw APIError.badRequest("\(prefix + key) is required", field: prefix + key)
         }
         return value
     }
 
-    func optionalString(_ key: String, length: ClosedRange<Int> = 1...100, multiline: Bool = false) throws -> String? {
+    public func optionalString(_ key: String, length: ClosedRange<Int> = 1...100, multiline: Bool = false) throws -> String? {
         guard let value = object[key], value != .null else { return nil }
         guard case .string(let text) = value, length.contains(text.count),
               !text.unicodeScalars.contains(where: { ($0.value < 0x20 && !(multiline && ($0 == "\n" || $0 == "\r" || $0 == "\t"))) || $0.value == 0x7f })
@@ -43,7 +43,7 @@ struct BodyFields {
         return text
     }
 
-    func int(_ key: String, in range: ClosedRange<Int>) throws -> Int? {
+    public func int(_ key: String, in range: ClosedRange<Int>) throws -> Int? {
         guard let value = object[key], value != .null else { return nil }
         guard case .number(let n) = value, n.rounded() == n, n >= Double(range.lowerBound), n <= Double(range.upperBound) else {
             throw APIError.badRequest("\(prefix + key) must be a whole number from \(range.lowerBound) to \(range.upperBound)",
@@ -52,13 +52,13 @@ struct BodyFields {
         return Int(n)
     }
 
-    func bool(_ key: String) throws -> Bool? {
+    public func bool(_ key: String) throws -> Bool? {
         guard let value = object[key], value != .null else { return nil }
         guard case .bool(let b) = value else { throw APIError.badRequest("\(prefix + key) must be true or false", field: prefix + key) }
         return b
     }
 
-    func oneOf<T: RawRepresentable>(_ key: String, _ type: T.Type) throws -> T? where T.RawValue == String, T: CaseIterable {
+    public func oneOf<T: RawRepresentable>(_ key: String, _ type: T.Type) throws -> T? where T.RawValue == String, T: CaseIterable {
         guard let value = object[key], value != .null else { return nil }
         guard case .string(let text) = value, let parsed = T(rawValue: text) else {
             throw APIError.badRequest("\(prefix + key) must be one of \(T.allCases.map(\.rawValue).joined(separator: " "))",
@@ -67,7 +67,7 @@ struct BodyFields {
         return parsed
     }
 
-    func stringArray(_ key: String, maxItems: Int, length: ClosedRange<Int>) throws -> [String]? {
+    public func stringArray(_ key: String, maxItems: Int, length: ClosedRange<Int>) throws -> [String]? {
         guard let value = object[key], value != .null else { return nil }
         guard case .array(let items) = value, items.count <= maxItems else {
             throw APIError.badRequest("\(prefix + key) must be an array of at most \(maxItems) strings", field: prefix + key)

@@ -1,21 +1,21 @@
 import Foundation
 
-/// Fresh random ids with a prefix (`prv_`, `tpl_`, `msg_`): 20 lower-case hex characters.
-enum RecordId {
-    static func make(_ prefix: String) -> String {
+/// Fresh random ids with a prefix (`prv_`, `msg_`, `rwd_`, …): 20 lower-case hex characters.
+public enum RecordId {
+    public static func make(_ prefix: String) -> String {
         prefix + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(20)
     }
 
     /// An id whose order is its creation order (to the millisecond): 12 hex digits of the time, then 12
     /// random ones.
-    static func timeOrdered(_ prefix: String) -> String {
+    public static func timeOrdered(_ prefix: String) -> String {
         let ms = UInt64(max(0, Date().timeIntervalSince1970 * 1000))
         let time = String(ms, radix: 16)
         return prefix + String(repeating: "0", count: max(0, 12 - time.count)) + time
             + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(12)
     }
 
-    static func isValid(_ id: String, prefix: String) -> Bool {
+    public static func isValid(_ id: String, prefix: String) -> Bool {
         id.hasPrefix(prefix) && (prefix.utf8.count + 1...prefix.utf8.count + 60).contains(id.utf8.count)
             && id.utf8.dropFirst(prefix.utf8.count).allSatisfy { ($0 >= 97 && $0 <= 122) || ($0 >= 48 && $0 <= 57) }
     }
