@@ -56,12 +56,18 @@ public struct MarketingFact: Sendable, Codable, Equatable {
     public var points: Int?
     public var cost: String?
     public var amount: String?
+    /// On `canvas.journey_entered`: the planned share (0…1) of the canvas's entered customers that the
+    /// entry's `arm` should receive (control percent, or the A/B weight times the treated share), so that
+    /// analytics can check the observed split against the plan (sample-ratio mismatch). Optional: without
+    /// it the experiment report says the plan is unknown.
+    public var plannedShare: Double?
 
     public init(customerId: String, orgPath: String, customerOrgPath: String? = nil, canvasId: String? = nil,
                 canvasVersion: Int? = nil, nodeId: String? = nil, nodeType: String? = nil, arm: String? = nil,
                 channel: String? = nil, messageId: String? = nil, templateId: String? = nil, provider: String? = nil,
                 reason: String? = nil, rewardId: String? = nil, rewardKind: String? = nil, grantId: String? = nil,
-                prize: String? = nil, points: Int? = nil, cost: String? = nil, amount: String? = nil) {
+                prize: String? = nil, points: Int? = nil, cost: String? = nil, amount: String? = nil,
+                plannedShare: Double? = nil) {
         self.customerId = customerId
         self.orgPath = orgPath
         self.customerOrgPath = customerOrgPath
@@ -82,5 +88,6 @@ public struct MarketingFact: Sendable, Codable, Equatable {
         self.points = points
         self.cost = cost
         self.amount = amount
+        self.plannedShare = plannedShare
     }
 }
