@@ -23,7 +23,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from lattice_api import APIError, LatticeAPI  # noqa: E402
 
 # Service modules, in the order their data depends on each other.
-MODULES = ["gateway", "profile", "segment", "dispatcher"]
+MODULES = ["gateway", "profile", "segment", "dispatcher", "rewards"]
 
 
 class DemoBank:

@@ -74,7 +74,7 @@ public final class IdempotencyStore: @unchecked Sendable {
     }
 
     /// 1 to 128 visible ASCII characters.
-    static func validatedKey(_ value: String) throws -> String {
+    public static func validatedKey(_ value: String) throws -> String {
         let u = value.utf8
         guard (1...128).contains(u.count), u.allSatisfy({ $0 > 0x20 && $0 < 0x7f }) else {
             throw APIError.badRequest("Idempotency-Key must be 1 to 128 visible ASCII characters", field: "Idempotency-Key")

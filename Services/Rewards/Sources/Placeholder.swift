@@ -1,1 +1,0 @@
-// Placeholder until the rewards service lands (this session); delete when adding real sources.
