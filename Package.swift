@@ -57,6 +57,7 @@ let package = Package(
         .executableTarget(name: "ServiceFixture", dependencies: ["ServiceKit"], path: "Tests/Fixtures/ServiceFixture"),
         .executableTarget(name: "ProviderSimulator", dependencies: ["HTTP"], path: "Tests/Fixtures/ProviderSimulator"),
         .executableTarget(name: "SegmentBench", dependencies: ["Segment", "TestSupport"], path: "Tests/Fixtures/SegmentBench"),
+        .executableTarget(name: "AnalyticsBench", dependencies: ["Analytics", "TestSupport"], path: "Tests/Fixtures/AnalyticsBench"),
 
         // Tests
         .testTarget(name: "ContractsTests", dependencies: ["Contracts", "TestSupport"], path: "Tests/ContractsTests"),

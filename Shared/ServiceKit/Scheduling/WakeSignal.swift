@@ -8,19 +8,20 @@ import Foundation
 /// querying is never lost, and one `signal()` wakes every waiting thread.
 ///
 /// Thread-safety: all mutable state is guarded by `condition`.
-final class WakeSignal: @unchecked Sendable {
+public final class WakeSignal: @unchecked Sendable {
+    public init() {}
     private let condition = NSCondition()
     private var generation: UInt64 = 0
     private var stopped = false
 
     /// The current generation; pass it to `wait(since:timeout:)`.
-    var current: UInt64 {
+    public var current: UInt64 {
         condition.lock()
         defer { condition.unlock() }
         return generation
     }
 
-    var isStopped: Bool {
+    public var isStopped: Bool {
         condition.lock()
         defer { condition.unlock() }
         return stopped
@@ -28,7 +29,7 @@ final class WakeSignal: @unchecked Sendable {
 
     /// Wakes every thread waiting now, and makes the next wait of a thread that has not yet waited
     /// return at once.
-    func signal() {
+    public func signal() {
         condition.lock()
         generation &+= 1
         condition.broadcast()
@@ -36,7 +37,7 @@ final class WakeSignal: @unchecked Sendable {
     }
 
     /// Marks the owner as stopping and wakes everybody; every later wait returns at once.
-    func stop() {
+    public func stop() {
         condition.lock()
         stopped = true
         generation &+= 1
@@ -45,7 +46,7 @@ final class WakeSignal: @unchecked Sendable {
     }
 
     /// Sleeps until the generation differs from `seen`, the signal is stopped, or `timeout` passes.
-    func wait(since seen: UInt64, timeout: TimeInterval) {
+    public func wait(since seen: UInt64, timeout: TimeInterval) {
         let deadline = Date().addingTimeInterval(max(0, timeout))
         condition.lock()
         while generation == seen, !stopped {
@@ -55,7 +56,7 @@ final class WakeSignal: @unchecked Sendable {
     }
 
     /// Sleeps for `seconds` unless stopped meanwhile (signals do not end this sleep).
-    func sleepUnlessStopped(_ seconds: TimeInterval) {
+    public func sleepUnlessStopped(_ seconds: TimeInterval) {
         let deadline = Date().addingTimeInterval(max(0, seconds))
         condition.lock()
         while !stopped {

@@ -51,6 +51,11 @@ public enum AccessPolicy {
             return .right("manage")
         case "orgs":
             return reads ? .right("view") : .right("manage")
+        case "tasks":
+            // Account managers (view rights) complete their own follow-up tasks; the canvas service
+            // checks that the task is theirs or that the caller may edit in its unit.
+            if reads { return .right("view") }
+            return Self.action(of: path) == "complete" ? .right("view") : .right("edit")
         default:
             if reads { return .right("view") }
             if let action = Self.action(of: path), publishingActions.contains(action) { return .right("publish") }

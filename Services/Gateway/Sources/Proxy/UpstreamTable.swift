@@ -7,7 +7,7 @@ public struct UpstreamTable: Sendable {
         "customers": "profile", "imports": "profile", "events": "profile", "event-types": "profile",
         "tags": "profile", "attributes": "profile", "lifecycle": "profile",
         "segments": "segment", "lists": "segment",
-        "canvases": "canvas",
+        "canvases": "canvas", "tasks": "canvas",
         "providers": "dispatcher", "templates": "dispatcher", "messages": "dispatcher", "policies": "dispatcher",
         "receipts": "dispatcher", "inbox": "dispatcher",
         "rewards": "rewards", "grants": "rewards", "points": "rewards", "lotteries": "rewards",

@@ -4,7 +4,8 @@ import HTTP
 import ServiceKit
 
 /// Internal routes of the change feed (service-to-service, with the internal credential):
-/// `GET /internal/v1/changes?after=&limit=` and `GET /internal/v1/customers:snapshot` (NDJSON).
+/// `GET /internal/v1/changes?after=&limit=`, `GET /internal/v1/customers:snapshot` (NDJSON) and
+/// `POST /internal/v1/customers:facts` `{ids}`.
 public enum ChangeFeedRoutes {
     public static func register(on router: Router, feed: ChangeFeed) {
         router.get("/internal/v1/changes") { request, _ in
@@ -19,6 +20,17 @@ public enum ChangeFeedRoutes {
             }
             let limit = try PageRequest(query: request.queryParameters, maximumLimit: 5_000).limit
             return try .json(try feed.changes(after: cursor, limit: limit))
+        }
+        // The canvas's splits and audience filters: the current documents of up to 1,000 given customers
+        // (`exists: false` for unknown ids), the same shape as the feed's.
+        router.post("/internal/v1/customers:facts", options: RouteOptions(maxBodyBytes: 128 << 10)) { request, _ in
+            struct Query: Decodable { var ids: [String] }
+            let ids = try request.decode(Query.self).ids
+            guard ids.count <= 1_000 else { throw APIError.badRequest("at most 1000 ids per call", field: "ids") }
+            let documents = try feed.database.transaction(isolation: .repeatableRead) { conn in
+                try CustomerFactsDocument.load(ids, on: conn)
+            }
+            return try .json(["items": documents])
         }
         router.get("/internal/v1/customers:snapshot") { _, _ in
             var headers = HTTPHeaders()

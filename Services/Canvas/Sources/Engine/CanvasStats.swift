@@ -1,0 +1,49 @@
+import Contracts
+import Foundation
+import Postgres
+
+/// `GET /api/v1/canvases/{id}/stats`: entered, in progress, converted and exited journeys, and per node
+/// how many reached it with the outcomes it had (sent, suppressed, yes/no, A/B branch, timeout…).
+struct CanvasStats: Sendable, Encodable {
+    struct NodeCount: Sendable, Encodable {
+        var nodeId: String
+        var type: String?
+        var reached: Int64
+        var outcomes: [String: Int64]
+    }
+    var canvasId: String
+    var entered: Int64
+    var control: Int64
+    var active: Int64
+    var converted: Int64
+    var exited: Int64
+    var exits: [String: Int64]
+    var arms: [String: Int64]
+    var nodes: [NodeCount]
+
+    static func load(_ canvas: Canvas, database: PostgresPool) throws -> CanvasStats {
+        let document = try canvas.liveDocument()
+        var byNode: [String: [String: Int64]] = [:]
+        for r in try database.query("SELECT node, outcome, count FROM node_stats WHERE canvas_id = $1", canvas.id) {
+            byNode[try r.decode("node"), default: [:]][try r.decode("outcome")] = try r.decode("count")
+        }
+        let totals = try database.query("""
+            SELECT count(*) FILTER (WHERE state <> 'done') AS active, count(*) FILTER (WHERE converted_at IS NOT NULL) AS converted,
+                   count(*) FILTER (WHERE state = 'done') AS exited, count(*) AS entered, count(*) FILTER (WHERE arm = 'control') AS control
+              FROM journeys WHERE canvas_id = $1
+            """, canvas.id)[0]
+        var arms: [String: Int64] = [:]
+        for r in try database.query("SELECT coalesce(arm, '') AS arm, count(*) AS n FROM journeys WHERE canvas_id = $1 GROUP BY 1", canvas.id) {
+            arms[try r.decode("arm")] = try r.decode("n")
+        }
+        var nodes: [NodeCount] = []
+        for node in document?.nodes ?? [] {
+            var outcomes = byNode[node.id] ?? [:]
+            let reached = outcomes.removeValue(forKey: "reached") ?? 0
+            nodes.append(NodeCount(nodeId: node.id, type: node.type, reached: reached, outcomes: outcomes))
+        }
+        return CanvasStats(canvasId: canvas.id, entered: try totals.decode("entered"), control: try totals.decode("control"),
+                           active: try totals.decode("active"), converted: try totals.decode("converted"), exited: try totals.decode("exited"),
+                           exits: byNode["$exit"] ?? [:], arms: arms, nodes: nodes)
+    }
+}

@@ -1,0 +1,212 @@
+import Contracts
+import Foundation
+import Postgres
+import ServiceKit
+
+/// What the canvas consumes at `POST /internal/v1/events` (ServiceKit `InboxReceiver`, de-duplicated by
+/// event id): `profile.event` (real-time entries, breakpoint recall, waitEvent, goals),
+/// `segment_enter` and `profile.lifecycle_changed`. Everything an event changes is written in the
+/// inbox's transaction.
+///
+/// Thread-safety: `cached`/`cachedAt` are guarded by `lock`.
+public final class EventEntries: @unchecked Sendable {
+    let engine: JourneyEngine
+    let waves: EntryWaves
+    private let lock = NSLock()
+    private var cached: [LiveCanvas] = []
+    private var cachedAt = Date.distantPast
+    /// How long the list of running canvases is reused: a new canvas reacts to events within this.
+    let cacheSeconds: TimeInterval = 1
+
+    struct LiveCanvas: Sendable {
+        var id: String
+        var document: CanvasDocument
+    }
+
+    init(engine: JourneyEngine, waves: EntryWaves) {
+        self.engine = engine
+        self.waves = waves
+    }
+
+    func live(on conn: PostgresConnection) throws -> [LiveCanvas] {
+        lock.lock()
+        if Date().timeIntervalSince(cachedAt) < cacheSeconds { defer { lock.unlock() }; return cached }
+        lock.unlock()
+        let rows = try conn.query("""
+            SELECT c.id, v.document::text AS d FROM canvases c JOIN canvas_versions v ON v.canvas_id = c.id AND v.version = c.live_version
+             WHERE c.status = 'running'
+            """)
+        let list = try rows.map { LiveCanvas(id: try $0.decode("id"), document: try CanvasDocument(json: try Canvas.parse(try $0.decode("d")))) }
+        lock.lock()
+        cached = list
+        cachedAt = Date()
+        lock.unlock()
+        return list
+    }
+
+    /// Forgets the cached canvases (after an approval, a pause…).
+    func invalidate() {
+        lock.lock()
+        cachedAt = .distantPast
+        lock.unlock()
+    }
+
+    struct BehaviourEvent: Decodable {
+        var eventId: String
+        var customerId: String
+        var orgPath: String?
+        var name: String
+        var occurredAt: Date
+        var properties: [String: JSONValue]?
+    }
+
+    struct SegmentTransition: Decodable {
+        var segmentId: String
+        var customerId: String
+        var orgPath: String?
+        var at: Date?
+    }
+
+    struct LifecycleChange: Decodable {
+        var customerId: String
+        var orgPath: String?
+        var from: String?
+        var to: String?
+    }
+
+    func handle(_ event: ReceivedEvent, on conn: PostgresConnection) throws {
+        let now = Date()
+        switch event.type {
+        case "profile.event":
+            let e = try event.payload(as: BehaviourEvent.self)
+            try behaviour(e, now: now, on: conn)
+        case "segment_enter":
+            let e = try event.payload(as: SegmentTransition.self)
+            for c in try live(on: conn) {
+                guard case .segmentEnter(let id) = c.document.entry, id == e.segmentId else { continue }
+                try enter(e.customerId, orgPath: e.orgPath, canvas: c, key: "segment:\(event.id.uuidString.lowercased())", now: now, on: conn)
+            }
+        case "profile.lifecycle_changed":
+            let e = try event.payload(as: LifecycleChange.self)
+            for c in try live(on: conn) {
+                guard case .lifecycleChanged(let to) = c.document.entry, to == nil || to == e.to else { continue }
+                try enter(e.customerId, orgPath: e.orgPath, canvas: c, key: "lifecycle:\(event.id.uuidString.lowercased())", now: now, on: conn)
+            }
+        default:
+            break   // not ours: acknowledged and ignored
+        }
+    }
+
+    private func enter(_ customer: String, orgPath: String?, canvas: LiveCanvas, key: String, now: Date, on conn: PostgresConnection) throws {
+        var candidates = [JourneyEntry.Candidate(customerId: customer, customerOrgPath: orgPath)]
+        if canvas.document.audience != nil { candidates = try waves.filter([customer], audience: canvas.document.audience) }
+        if try engine.entry.enter(candidates, canvasId: canvas.id, entryKey: key, now: now, on: conn) > 0 { engine.wakeUp() }
+    }
+
+    private func behaviour(_ e: BehaviourEvent, now: Date, on conn: PostgresConnection) throws {
+        let evaluator = RuleEvaluator(timeZone: waves.timeZone)
+        let properties = e.properties ?? [:]
+        // A later B cancels the recall of an earlier A.
+        try conn.execute("DELETE FROM recall_candidates WHERE customer_id = $1 AND cancel_event = $2 AND due_at >= $3",
+                         e.customerId, e.name, e.occurredAt)
+        for c in try live(on: conn) {
+            switch c.document.entry {
+            case .event(let name, let condition) where name == e.name:
+                if let condition, !evaluator.matches(condition, properties: properties, now: now) { break }
+                try enter(e.customerId, orgPath: e.orgPath, canvas: c, key: "event:\(e.eventId)", now: now, on: conn)
+            case .recall(let name, let condition, let then, let within) where name == e.name:
+                if let condition, !evaluator.matches(condition, properties: properties, now: now) { break }
+                try conn.execute("""
+                    INSERT INTO recall_candidates (canvas_id, customer_id, event_id, cancel_event, due_at, customer_org_path)
+                    VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING
+                    """, c.id, e.customerId, e.eventId, then, e.occurredAt.addingTimeInterval(within.timeInterval), e.orgPath)
+                engine.wakeUp()
+            default: break
+            }
+        }
+        try resumeWaiting(e, on: conn)
+        try goals(e, now: now, on: conn)
+    }
+
+    /// Journeys of this customer waiting for this event leave by `onEvent`.
+    private func resumeWaiting(_ e: BehaviourEvent, on conn: PostgresConnection) throws {
+        let rows = try conn.query("""
+            SELECT id, canvas_id, version, node, step FROM journeys
+             WHERE customer_id = $1 AND state = 'active' AND wait_event = $2 AND due_at >= $3 FOR UPDATE
+            """, e.customerId, e.name, e.occurredAt)
+        var moved = false
+        for r in rows {
+            let canvas: String = try r.decode("canvas_id")
+            let document = try engine.document(canvas: canvas, version: try r.decode("version"))
+            guard let nodeId: String = try r.decode("node"), let node = document.node(nodeId),
+                  case .waitEvent(_, _, let onEvent, _) = node.kind else { continue }
+            let n = try conn.execute("""
+                UPDATE journeys SET node = $3, wait_event = NULL, due_at = now(), step = step + 1,
+                       state = CASE WHEN $3::text IS NULL THEN 'done' ELSE state END,
+                       exit_reason = CASE WHEN $3::text IS NULL THEN 'completed' ELSE NULL END,
+                       exited_at = CASE WHEN $3::text IS NULL THEN now() ELSE NULL END
+                 WHERE id = $1 AND step = $2
+                """, try r.decode("id", as: Int64.self), try r.decode("step", as: Int.self), onEvent)
+            if n == 1 {
+                try NodeStats.add([NodeStats.key(nodeId, "event"): 1], canvas: canvas, on: conn)
+                moved = true
+            }
+        }
+        if moved { engine.wakeUp() }
+    }
+
+    /// The goal event within the window converts the journey (the control group's too); `exitOnGoal` ends it.
+    private func goals(_ e: BehaviourEvent, now: Date, on conn: PostgresConnection) throws {
+        let canvases = try live(on: conn).filter { $0.document.goal?.event == e.name }
+        guard !canvases.isEmpty else { return }
+        let exiting = canvases.filter { $0.document.goal?.exitOnGoal == true }.map(\.id)
+        let rows = try conn.query("""
+            UPDATE journeys SET converted_at = $3,
+                   state = CASE WHEN canvas_id = ANY($4::text[]) THEN 'done' ELSE state END,
+                   exit_reason = CASE WHEN canvas_id = ANY($4::text[]) THEN 'goal' ELSE exit_reason END,
+                   exited_at = CASE WHEN canvas_id = ANY($4::text[]) THEN now() ELSE exited_at END,
+                   step = step + 1
+             WHERE customer_id = $1 AND canvas_id = ANY($2::text[]) AND converted_at IS NULL AND state <> 'done'
+               AND goal_until >= $3 AND entered_at <= $3
+            RETURNING canvas_id, version, arm, customer_org_path, state
+            """, e.customerId, canvases.map(\.id), e.occurredAt, exiting)
+        var facts: [(MarketingFactType, MarketingFact)] = []
+        for r in rows {
+            let canvas: String = try r.decode("canvas_id")
+            let owner = engine.owner(canvas)
+            let fact = MarketingFact(customerId: e.customerId, orgPath: owner.orgPath, customerOrgPath: try r.decode("customer_org_path"),
+                                     canvasId: canvas, canvasVersion: try r.decode("version"), arm: try r.decode("arm"))
+            facts.append((.journeyConverted, fact))
+            var stats = [NodeStats.key("$goal", "converted"): Int64(1)]
+            if try r.decode("state", as: String.self) == "done" {
+                var exit = fact
+                exit.reason = "goal"
+                facts.append((.journeyExited, exit))
+                stats[NodeStats.key("$exit", "goal")] = 1
+            }
+            try NodeStats.add(stats, canvas: canvas, on: conn)
+        }
+        try engine.facts.write(facts, on: conn)
+    }
+
+    /// Enters the customers whose recall time passed without the cancelling event; returns how many rows.
+    func runRecalls(limit: Int = 500) throws -> Int {
+        try engine.database.transaction { conn in
+            let rows = try conn.query("""
+                DELETE FROM recall_candidates r USING (
+                    SELECT canvas_id, customer_id, event_id FROM recall_candidates WHERE due_at <= now()
+                     ORDER BY due_at LIMIT $1 FOR UPDATE SKIP LOCKED) d
+                 WHERE r.canvas_id = d.canvas_id AND r.customer_id = d.customer_id AND r.event_id = d.event_id
+                RETURNING r.canvas_id, r.customer_id, r.event_id, r.customer_org_path
+                """, limit)
+            let now = Date()
+            for r in rows {
+                try engine.entry.enter([JourneyEntry.Candidate(customerId: try r.decode("customer_id"), customerOrgPath: try r.decode("customer_org_path"))],
+                                       canvasId: try r.decode("canvas_id"), entryKey: "recall:\(try r.decode("event_id", as: String.self))",
+                                       now: now, on: conn)
+            }
+            if !rows.isEmpty { engine.wakeUp() }
+            return rows.count
+        }
+    }
+}

@@ -1,0 +1,68 @@
+import Contracts
+import Foundation
+import HTTP
+import Postgres
+import TestSupport
+import XCTest
+
+/// The tag, task and webhook nodes on real processes, the account managers' task list, and the
+/// journey events written to the outbox for analytics (`MarketingFact`).
+final class CanvasNodeTests: XCTestCase {
+    func testTagTaskWebhookNodesTasksAndJourneyFacts() throws {
+        let platform = try CanvasPlatform(canvasEnvironment: [
+            "LATTICE_EVENT_SUBSCRIBERS": "analytics=http://127.0.0.1:\(TestEnvironment.freePort())/internal/v1/events",
+        ])
+        defer { platform.stop() }
+        let bank = try CanvasBank(platform: platform)
+        let managerToken = try platform.user(bank.admin, "am_wang", org: "sh", role: "account_manager")
+        let otherManager = try platform.user(bank.admin, "am_li", org: "sh", role: "account_manager")
+        let managerId = try XCTUnwrap(try platform.json("GET", "/api/v1/me", token: managerToken, expect: 200)["id"]?.stringValue
+                                      ?? platform.json("GET", "/api/v1/me", token: managerToken, expect: 200)["user"]?["id"]?.stringValue)
+        try bank.customers(1, prefix: "nd", accountManager: managerId)
+        _ = try platform.json("POST", "/api/v1/tags", token: bank.shOperator,
+                              .object(["code": .string("canvas_touched"), "name": .string("画布触达"), "kind": .string("manual")]), expect: 201)
+        let canvas = try JSONValue.parse("""
+            {"name": "贷款申请跟进", "entry": {"type": "event", "event": "loan_applied"}, "start": "tag",
+             "nodes": [{"id": "tag", "type": "tag", "add": "canvas_touched", "next": "task"},
+                       {"id": "task", "type": "task", "assignee": "accountManager", "text": "请致电客户确认贷款需求", "next": "hook"},
+                       {"id": "hook", "type": "webhook", "url": "\(platform.simulatorURL)", "next": null}]}
+            """)
+        let id = try bank.launch(canvas)
+        _ = try platform.json("POST", "/api/v1/events", token: bank.hqOperator, .object([
+            "eventId": .string("e-\(UUID().uuidString)"), "customerId": .string("nd0"), "name": .string("loan_applied"),
+            "occurredAt": .string(JSONCoding.formatDate(Date())), "properties": .object([:]),
+        ]), expect: 200)
+        XCTAssertTrue(try platform.eventually { try bank.stats(id)["exited"]?.doubleValue == 1 }, "the journey did not finish")
+        // The webhook reached the outside URL once, keyed by the journey step.
+        let hooks = try platform.simulatorCall("GET", "/control/messages").items
+        XCTAssertEqual(hooks.count, 1)
+        XCTAssertTrue(hooks.first?["key"]?.stringValue?.hasSuffix(":hook") ?? false)
+        XCTAssertEqual(hooks.first?["customerId"]?.stringValue, "nd0")
+        // The tag is on the customer's profile.
+        let customer = try platform.json("GET", "/api/v1/customers/nd0", token: bank.shOperator, expect: 200)
+        XCTAssertTrue(String(describing: customer["tags"] ?? .null).contains("canvas_touched"), "\(customer)")
+        // The task went to the customer's account manager, who completes it; another one sees nothing.
+        let tasks = try platform.json("GET", "/api/v1/tasks", token: managerToken, expect: 200)
+        XCTAssertEqual(tasks.items.count, 1)
+        XCTAssertEqual(tasks.items.first?["assignee"]?.stringValue, managerId)
+        let taskId = try XCTUnwrap(tasks.items.first?["id"]?.stringValue)
+        XCTAssertEqual(try platform.json("GET", "/api/v1/tasks", token: otherManager, expect: 200).items.count, 0)
+        XCTAssertEqual(try platform.call("POST", "/api/v1/tasks/\(taskId):complete", token: otherManager, json: nil).status, 404)
+        XCTAssertEqual(try platform.json("POST", "/api/v1/tasks/\(taskId):complete", token: managerToken, expect: 200)["status"]?.stringValue, "done")
+        XCTAssertEqual(try platform.json("GET", "/api/v1/tasks?status=open", token: bank.shOperator, expect: 200).items.count, 0)
+        // Journey facts in the outbox, in the vocabulary analytics reads.
+        var config = try PostgresConfiguration(url: try TestEnvironment.databaseURL())
+        config.searchPath = [platform.schemas[4]]
+        let pool = PostgresPool(configuration: config)
+        defer { pool.close() }
+        var types: [String: Int] = [:]
+        for row in try pool.query("SELECT event_type, payload::text AS p FROM outbox_events WHERE destination = 'analytics'") {
+            let fact = try JSONDecoder().decode(MarketingFact.self, from: Data(try row.decode("p", as: String.self).utf8))
+            XCTAssertEqual(fact.canvasId, id)
+            XCTAssertEqual(fact.customerId, "nd0")
+            XCTAssertEqual(fact.arm, "treatment")
+            types[try row.decode("event_type"), default: 0] += 1
+        }
+        XCTAssertEqual(types, ["canvas.journey_entered": 1, "canvas.node_reached": 3, "canvas.journey_exited": 1])
+    }
+}
