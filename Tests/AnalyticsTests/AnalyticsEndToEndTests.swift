@@ -119,7 +119,7 @@ final class AnalyticsEndToEndTests: XCTestCase {
 
     func testBadInputIsA400NamingTheFieldAndStoresNothing() throws {
         let bad: [(String, String, String)] = [
-            (MarketingFactType.messageSent.rawValue, #"{"customerId":"c1","orgPath":"/hq/","cost":"1.234"}"#, "payload.cost"),
+            (MarketingFactType.messageSent.rawValue, #"{"customerId":"c1","orgPath":"/hq/","cost":"1.23456"}"#, "payload.cost"),
             (MarketingFactType.journeyEntered.rawValue, #"{"customerId":"c1","orgPath":"hq"}"#, "payload.orgPath"),
             (MarketingFactType.journeyEntered.rawValue, #"{"customerId":"c1","orgPath":"/hq/","plannedShare":1.5}"#, "payload.plannedShare"),
             (MarketingFactType.journeyEntered.rawValue, #"{"orgPath":"/hq/"}"#, "payload.customerId"),

@@ -187,9 +187,11 @@ final class JobQueueTests: XCTestCase {
         XCTAssertTrue(metrics.render().contains("jobs_dead_total{queue=\"q\"} 3"), metrics.render())
         XCTAssertTrue(sink.lines.contains { $0.contains("job dead-lettered") })
 
-        // An operator retries the dead letters.
+        // An operator retries the dead letters: the job runs again (and, permanent again, is dead again —
+        // possibly before a poll could see it pending, so the handler's runs tell).
         try pool.withConnection { conn in XCTAssertEqual(try queue.retryDead(on: conn, ids: [ids["permanent"]!]), 1) }
-        XCTAssertTrue(try dataPlaneWait(timeout: 5) { try statistics(schema, pool).dead == 2 })
+        XCTAssertTrue(dataPlaneWait(timeout: 5) { attemptTimes.current["permanent"]?.count == 2 })
+        XCTAssertTrue(try dataPlaneWait(timeout: 5) { try statistics(schema, pool).dead == 3 })
     }
 
     func testExpiredLeaseOfAKilledWorkerIsReclaimed() throws {
