@@ -38,12 +38,8 @@ public final class ProfileApp: Sendable {
         EventRoutes.register(on: router, types: eventTypes,
                              ingestor: try EventIngestor(database: service.database, types: eventTypes, settings: settings),
                              idempotency: idempotency)
-        if !settings.eventSubscribers.isEmpty {
-            // Delivers every outbox row of this schema (behaviour events and any other profile events).
-            service.add(task: try OutboxRelay(
-                configuration: OutboxRelayConfiguration(schema: settings.service.databaseSchema, subscribers: settings.eventSubscribers),
-                pool: service.database, client: service.client, logger: service.logger, metrics: service.metrics))
-        }
+        // Delivers every outbox row of this schema (behaviour events and any other profile events).
+        try service.addOutboxRelay(subscribers: settings.eventSubscribers)
         // wiring: imports
         ImportRoutes.register(on: router, imports: try Imports(service: service, catalog: catalog, orgs: orgs))
         // wiring: tags

@@ -398,3 +398,13 @@ extension PostgresPool {
         }
     }
 }
+
+extension Service {
+    /// Adds a relay delivering this service's outbox to `subscribers` (`LATTICE_EVENT_SUBSCRIBERS`), with
+    /// the service's pool, internal client, logger and metrics; nothing when there are none.
+    public func addOutboxRelay(subscribers: [String: String]) throws {
+        guard !subscribers.isEmpty else { return }
+        add(task: try OutboxRelay(configuration: OutboxRelayConfiguration(schema: settings.databaseSchema, subscribers: subscribers),
+                                  pool: database, client: client, logger: logger, metrics: metrics))
+    }
+}

@@ -42,11 +42,7 @@ public final class CanvasApp: Sendable {
             try events.handle(event, on: conn)
         }
         receiver.register(on: router, path: "/internal/v1/events")
-        if !settings.eventSubscribers.isEmpty {
-            service.add(task: try OutboxRelay(
-                configuration: OutboxRelayConfiguration(schema: schema, subscribers: settings.eventSubscribers),
-                pool: database, client: service.client, logger: service.logger, metrics: service.metrics))
-        }
+        try service.addOutboxRelay(subscribers: settings.eventSubscribers)
     }
 
     public func start() throws { try service.start() }

@@ -69,20 +69,8 @@ struct MessageFacts: Sendable {
         _ = try outbox.enqueue(on: connection, events: events)
     }
 
-    /// A UUID derived from the message and the fact type (name-based, SHA-less: FNV-1a over both,
-    /// twice with different seeds), so the same fact always has the same id.
+    /// The fact's event id, stable per message and type (`OutboxEvent.stableId`).
     static func eventId(message: String, type: MarketingFactType) -> UUID {
-        func fnv(_ seed: UInt64) -> UInt64 {
-            var h: UInt64 = 0xcbf29ce484222325 ^ seed
-            for b in (message + "|" + type.rawValue).utf8 { h = (h ^ UInt64(b)) &* 0x100000001b3 }
-            return h
-        }
-        let a = fnv(0), b = fnv(0x9e3779b97f4a7c15)
-        var bytes = [UInt8](repeating: 0, count: 16)
-        for i in 0..<8 { bytes[i] = UInt8(truncatingIfNeeded: a >> (8 * i)); bytes[8 + i] = UInt8(truncatingIfNeeded: b >> (8 * i)) }
-        bytes[6] = (bytes[6] & 0x0F) | 0x80  // version 8: custom
-        bytes[8] = (bytes[8] & 0x3F) | 0x80  // RFC 4122 variant
-        return UUID(uuid: (bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
-                           bytes[8], bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]))
+        OutboxEvent.stableId(for: message + "|" + type.rawValue)
     }
 }

@@ -61,11 +61,7 @@ public final class DispatcherApp: Sendable {
                                facts: facts)
         InboxRoutes.register(on: router, database: database)
         LinkRoutes.register(on: router, database: database, profile: profile, logger: service.logger, facts: facts)
-        if !settings.eventSubscribers.isEmpty {
-            service.add(task: try OutboxRelay(
-                configuration: OutboxRelayConfiguration(schema: schema, subscribers: settings.eventSubscribers),
-                pool: database, client: service.client, logger: service.logger, metrics: service.metrics))
-        }
+        try service.addOutboxRelay(subscribers: settings.eventSubscribers)
     }
 
     public func start() throws { try service.start() }

@@ -39,19 +39,8 @@ struct RewardFacts: Sendable {
         _ = try outbox.enqueue(on: connection, events: events)
     }
 
-    /// A UUID derived from the subject and the fact type (FNV-1a over both, twice with different seeds).
+    /// The fact's event id, stable per subject and type (`OutboxEvent.stableId`).
     static func eventId(subject: String, type: MarketingFactType) -> UUID {
-        func fnv(_ seed: UInt64) -> UInt64 {
-            var h: UInt64 = 0xcbf29ce484222325 ^ seed
-            for b in (subject + "|" + type.rawValue).utf8 { h = (h ^ UInt64(b)) &* 0x100000001b3 }
-            return h
-        }
-        let a = fnv(0), b = fnv(0x9e3779b97f4a7c15)
-        var bytes = [UInt8](repeating: 0, count: 16)
-        for i in 0..<8 { bytes[i] = UInt8(truncatingIfNeeded: a >> (8 * i)); bytes[8 + i] = UInt8(truncatingIfNeeded: b >> (8 * i)) }
-        bytes[6] = (bytes[6] & 0x0F) | 0x80
-        bytes[8] = (bytes[8] & 0x3F) | 0x80
-        return UUID(uuid: (bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
-                           bytes[8], bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]))
+        OutboxEvent.stableId(for: subject + "|" + type.rawValue)
     }
 }

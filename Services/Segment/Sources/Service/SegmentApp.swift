@@ -58,9 +58,7 @@ public final class SegmentApp: Sendable {
             let transitions = MembershipTransitions(database: database, outbox: try Outbox(schema: schema),
                                                     destinations: settings.eventSubscribers.keys.sorted())
             service.add(task: MembershipWatcher(live: live, audiences: audiences, transitions: transitions, logger: service.logger))
-            service.add(task: try OutboxRelay(
-                configuration: OutboxRelayConfiguration(schema: schema, subscribers: settings.eventSubscribers),
-                pool: database, client: service.client, logger: service.logger, metrics: service.metrics))
+            try service.addOutboxRelay(subscribers: settings.eventSubscribers)
         }
     }
 
