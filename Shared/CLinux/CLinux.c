@@ -54,21 +54,39 @@ int lattice_accept_peer(int fd, char *addr, size_t addrlen) {
 /// Creates a non-blocking listening TCP socket on host:port (IPv4 or IPv6 literal). With `reuseport`
 /// several sockets share one port and the kernel spreads connections over them. The bound port is
 /// written to `bound_port` (useful with port 0). Returns the fd or -errno.
+/// Fills `ss` with an IPv4 or IPv6 literal and a port; its length, or 0 when `host` is neither.
+static socklen_t parse_address(const char *host, int port, struct sockaddr_storage *ss) {
+    memset(ss, 0, sizeof(*ss));
+    struct sockaddr_in *v4 = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)ss;
+    if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET; v4->sin_port = htons((uint16_t)port); return sizeof(*v4);
+    }
+    if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6; v6->sin6_port = htons((uint16_t)port); return sizeof(*v6);
+    }
+    return 0;
+}
+
+int lattice_port_unclaimed(const char *host, int port) {
+    struct sockaddr_storage ss;
+    socklen_t len = parse_address(host, port, &ss);
+    if (len == 0) return -EINVAL;
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -errno;
+    int one = 1;
+    // SO_REUSEADDR only passes over sockets in TIME_WAIT; a listener (with or without SO_REUSEPORT) still fails the bind.
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    int result = bind(fd, (struct sockaddr *)&ss, len) < 0 ? -errno : 0;
+    close(fd);
+    return result;
+}
+
 int lattice_listen(const char *host, int port, int backlog, int reuseport, int *bound_port) {
     struct sockaddr_storage ss;
-    memset(&ss, 0, sizeof(ss));
-    socklen_t len;
-    int family;
-    struct sockaddr_in *v4 = (struct sockaddr_in *)&ss;
-    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&ss;
-    if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
-        family = AF_INET; v4->sin_family = AF_INET; v4->sin_port = htons((uint16_t)port); len = sizeof(*v4);
-    } else if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
-        family = AF_INET6; v6->sin6_family = AF_INET6; v6->sin6_port = htons((uint16_t)port); len = sizeof(*v6);
-    } else {
-        return -EINVAL;
-    }
-    int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    socklen_t len = parse_address(host, port, &ss);
+    if (len == 0) return -EINVAL;
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) return -errno;
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
@@ -89,17 +107,8 @@ ssize_t lattice_send(int fd, const void *buf, size_t len) { return send(fd, buf,
 
 int lattice_connect_tcp(const char *host, int port, int *in_progress) {
     struct sockaddr_storage ss;
-    memset(&ss, 0, sizeof(ss));
-    socklen_t len;
-    struct sockaddr_in *v4 = (struct sockaddr_in *)&ss;
-    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&ss;
-    if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
-        v4->sin_family = AF_INET; v4->sin_port = htons((uint16_t)port); len = sizeof(*v4);
-    } else if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
-        v6->sin6_family = AF_INET6; v6->sin6_port = htons((uint16_t)port); len = sizeof(*v6);
-    } else {
-        return -EINVAL;
-    }
+    socklen_t len = parse_address(host, port, &ss);
+    if (len == 0) return -EINVAL;
     int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) return -errno;
     int one = 1;

@@ -1,6 +1,7 @@
 import Contracts
 import Foundation
 import HTTP
+import Postgres
 import TestSupport
 import XCTest
 
@@ -65,11 +66,24 @@ final class CanvasCrashTests: XCTestCase {
             if let k = m["key"]?.stringValue { perKey[k] = Int(m["count"]?.doubleValue ?? 0) }
         }
         XCTAssertEqual(perKey.count, n, "one key per customer")
-        XCTAssertEqual(perKey.values.filter { $0 != 1 }.count, 0, "a key reached the provider more than once")
+        // A key may reach the provider twice only when the dispatcher called again after a call it could
+        // not read the answer of (a timeout on a loaded machine): the provider keeps the first by key,
+        // and every such arrival is one of the dispatcher's recorded retries. Anything beyond is a
+        // journey or message sent twice.
+        let repeated = perKey.values.reduce(0) { $0 + max($1 - 1, 0) }
+        var config = try PostgresConfiguration(url: try TestEnvironment.databaseURL())
+        config.searchPath = [platform.schemas[3]]
+        let dispatch = PostgresPool(configuration: config)
+        defer { dispatch.close() }
+        let retried = try dispatch.query("SELECT coalesce(sum(attempts - 1), 0)::int8 AS n FROM messages WHERE attempts > 1")
+            .first?.decode("n", as: Int64.self) ?? 0
+        XCTAssertLessThanOrEqual(Int64(repeated), retried, "a key reached the provider more often than the dispatcher retried")
+        XCTAssertEqual(try dispatch.query("SELECT count(*)::int8 AS n FROM messages").first?.decode("n", as: Int64.self), Int64(n),
+                       "one message per customer at the dispatcher")
         XCTAssertEqual(sim["accepted"], n)
         let stats = try bank.stats(id)
         XCTAssertEqual(stats["entered"]?.doubleValue, Double(n))
-        print("crash test: \(n) customers, killed after \(atKill) messages, every customer exactly one message; "
+        print("crash test: \(n) customers, killed after \(atKill) messages, every customer exactly one message (\(repeated) repeated provider calls, all retries); "
               + "\(Int(Double(n) / Date().timeIntervalSince(started))) msg/s overall including the restart")
     }
 }

@@ -92,6 +92,20 @@ final class HTTPServerTests: XCTestCase {
         }
     }
 
+    func testAPortAnotherServerListensOnIsRefusedNotShared() throws {
+        try start()
+        var config = HTTPServerConfiguration(host: "127.0.0.1", port: server.port)
+        config.eventLoops = 2
+        let second = HTTPServer(configuration: config, router: Router(), log: { _ in })
+        XCTAssertThrowsError(try second.start()) { error in
+            XCTAssertTrue("\(error)".contains("Address already in use"), "\(error)")
+        }
+        // The first server still answers every connection.
+        for i in 0..<20 {
+            XCTAssertEqual(try connect().roundTrip("GET /path/\(i) HTTP/1.1\r\nHost: t\r\n\r\n").status, 200)
+        }
+    }
+
     func testPipelinedRequestsAnswerInOrderWithoutWaiting() throws {
         try start()
         let c = try connect(timeout: 2)

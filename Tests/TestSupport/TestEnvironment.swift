@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Postgres
 
 /// A test could not set itself up (a missing database, a missing binary): a failure, never a skip.
@@ -31,17 +32,33 @@ public enum TestEnvironment {
         connection.close()
     }
 
-    /// A free TCP port on loopback (bound and released; good enough for tests).
+    /// A free TCP port on loopback, never the same twice in this process.
+    ///
+    /// Ports come from below the kernel's ephemeral range (32768 up), so neither another process's
+    /// port-0 bind nor an outgoing connection takes one between this call and the service's bind; and
+    /// a port handed out once is not handed out again, though it may be free again meanwhile.
     public static func freePort() -> Int {
+        handedOut.withLock { used in
+            while true {
+                let port = Int.random(in: 20_000..<32_000)
+                guard !used.contains(port), canBind(port) else { continue }
+                used.insert(port)
+                return port
+            }
+        }
+    }
+
+    private static let handedOut = Mutex<Set<Int>>([])
+
+    private static func canBind(_ port: Int) -> Bool {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = 0
+        addr.sin_port = in_port_t(UInt16(port).bigEndian)
         addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
-        return Int(UInt16(bigEndian: addr.sin_port))
+        return withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        } == 0
     }
 }

@@ -21,6 +21,9 @@ int lattice_accept_peer(int fd, char *addr, size_t addrlen);
 /// several sockets share one port and the kernel spreads connections over them. The bound port is
 /// written to `bound_port` (useful with port 0). Returns the fd or -errno.
 int lattice_listen(const char *host, int port, int backlog, int reuseport, int *bound_port);
+/// 0 when host:port can be bound, else -errno (-EADDRINUSE when another socket listens there, even one
+/// with SO_REUSEPORT: the kernel would otherwise let a second process share that port's connections).
+int lattice_port_unclaimed(const char *host, int port);
 /// send(2) that never raises SIGPIPE.
 ssize_t lattice_send(int fd, const void *buf, size_t len);
 /// Starts a non-blocking TCP connection to an IPv4 or IPv6 literal (TCP_NODELAY, close-on-exec).

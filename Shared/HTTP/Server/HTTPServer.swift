@@ -48,6 +48,14 @@ public final class HTTPServer: @unchecked Sendable {
             guard !s else { return }
             lattice_ignore_sigpipe()
             var port = configuration.port
+            // Our loops share the port through SO_REUSEPORT, which would as readily let this server
+            // share it with another process already there (a second copy, a test's port picked twice),
+            // each taking a part of the connections. A port someone listens on is refused instead.
+            if port != 0 {
+                let claimed = lattice_port_unclaimed(configuration.host, Int32(port))
+                if claimed == -EINVAL { throw HTTPServerStartError.invalidAddress(configuration.host) }
+                guard claimed == 0 else { throw HTTPServerStartError.system("listen on \(configuration.host):\(port)", -claimed) }
+            }
             for i in 0..<configuration.eventLoops {
                 var bound: Int32 = 0
                 let fd = lattice_listen(configuration.host, Int32(port), Int32(configuration.backlog), 1, &bound)
