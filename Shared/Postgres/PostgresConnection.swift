@@ -205,6 +205,25 @@ public final class PostgresConnection {
         return value
     }
 
+    /// Runs `body` under a savepoint of the open transaction: when it throws, its statements are undone
+    /// (the transaction stays usable, whatever the error) and the error is rethrown; otherwise they stay.
+    /// For work that may fail one item at a time inside a larger transaction.
+    public func withSavepoint<T>(_ body: (PostgresConnection) throws -> T) throws -> T {
+        guard isInTransaction else { throw PostgresError.invalidState("a savepoint needs an open transaction") }
+        try execute("SAVEPOINT lattice_item")
+        let value: T
+        do {
+            value = try body(self)
+        } catch {
+            // A broken connection cannot roll back; the caller sees the first error either way.
+            _ = try? execute("ROLLBACK TO SAVEPOINT lattice_item")
+            _ = try? execute("RELEASE SAVEPOINT lattice_item")
+            throw error
+        }
+        try execute("RELEASE SAVEPOINT lattice_item")
+        return value
+    }
+
     /// Ends any open transaction; used on error paths where the first error is what matters.
     func rollbackQuietly() {
         guard let handle, PQstatus(handle) == CONNECTION_OK, PQtransactionStatus(handle) != PQTRANS_IDLE else { return }

@@ -1,6 +1,7 @@
 import Contracts
 import Foundation
 import HTTP
+import ServiceKit
 
 /// A subscriber for outbox deliveries: an HTTP server in the test process keeping every event body.
 final class EventSink: @unchecked Sendable {
@@ -17,9 +18,15 @@ final class EventSink: @unchecked Sendable {
     init() throws {
         let router = Router()
         let store = Store()
+        // Answers as an `InboxReceiver` would: a batch (one envelope a line) with a result per event.
         router.post("/events") { request, _ in
-            store.append(try request.decode(JSONValue.self))
-            return .status(204)
+            var results: [OutboxEnvelope.BatchResult] = []
+            for line in try request.collectBody().split(separator: 0x0A) {
+                let event = try JSONDecoder().decode(JSONValue.self, from: Data(line))
+                store.append(event)
+                results.append(.init(eventId: event["id"]?.stringValue, outcome: "processed"))
+            }
+            return try .json(OutboxEnvelope.BatchAnswer(results: results))
         }
         self.store = store
         server = HTTPServer(configuration: HTTPServerConfiguration(host: "127.0.0.1", port: 0), router: router, log: { _ in })

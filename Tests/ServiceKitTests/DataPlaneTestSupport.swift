@@ -1,3 +1,4 @@
+import Contracts
 import Foundation
 import HTTP
 import Postgres
@@ -99,16 +100,23 @@ final class TestSubscriber: @unchecked Sendable {
     let failWithStatus = DataPlaneBox<Int?>(nil)
     /// Time the handler sleeps inside its transaction.
     let handlerDelay = DataPlaneBox<TimeInterval>(0)
+    /// Events whose payload `n` is in this set make the handler throw (a poison event).
+    let poison = DataPlaneBox<Set<Int>>([])
+    /// POSTs received (one per batch).
+    let requests = DataPlaneBox(0)
 
     var url: String { "http://127.0.0.1:\(server.port)/events" }
 
     init(schema: String, pool: PostgresPool) throws {
         let router = Router()
-        let delay = handlerDelay
+        let delay = handlerDelay, poison = self.poison, requests = self.requests
         let receiver = try InboxReceiver(schema: schema, consumer: "test.subscriber", pool: pool) { event, conn, _ in
             let seconds = delay.current
             if seconds > 0 { Thread.sleep(forTimeInterval: seconds) }
             let payload = try event.payload(as: [String: Int].self)
+            if poison.current.contains(payload["n"] ?? -1) {
+                throw APIError(status: 422, code: "poison", message: "event \(payload["n"] ?? -1) cannot be applied")
+            }
             try conn.execute("INSERT INTO received (event_id, type, n) VALUES ($1, $2, $3)",
                              event.id, event.type, payload["n"] ?? -1)
         }
@@ -117,13 +125,21 @@ final class TestSubscriber: @unchecked Sendable {
             inFlight.update { $0 += 1 }
             defer { inFlight.update { $0 -= 1 } }
             headers.update { $0 = request.headers }
+            requests.update { $0 += 1 }
+            struct Head: Decodable { let id: UUID }
+            var ids: [UUID] = []
             if let id = request.headers.first(OutboxEnvelope.eventIdHeader).flatMap(UUID.init(uuidString:)) {
-                deliveries.update { $0[id, default: 0] += 1 }
+                ids = [id]
+            } else if request.headers.first("content-type") == OutboxEnvelope.batchContentType {
+                let body = try request.collectBody()
+                ids = body.split(separator: 0x0A).compactMap { try? JSONDecoder().decode(Head.self, from: Data($0)).id }
             }
+            deliveries.update { for id in ids { $0[id, default: 0] += 1 } }
             if let status = fail.current { return Response(status: status) }
             let response = try receiver.handle(request, context: context)
-            if let text = response.body.bytes.map({ String(decoding: $0, as: UTF8.self) }), text.contains("\"duplicate\"") {
-                duplicates.update { $0 += 1 }
+            if let text = response.body.bytes.map({ String(decoding: $0, as: UTF8.self) }) {
+                let answered = text.components(separatedBy: "\"duplicate\"").count - 1
+                duplicates.update { $0 += answered }
             }
             return response
         }

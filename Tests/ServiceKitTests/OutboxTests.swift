@@ -34,9 +34,10 @@ final class OutboxTests: XCTestCase {
 
     private func relay(schema: String, pool: PostgresPool, subscribers: [String: String], maxAttempts: Int = 10,
                        pollInterval: TimeInterval = 0.1, lease: TimeInterval = 2, batchSize: Int = 10,
-                       metrics: MetricsRegistry? = nil, sink: InMemoryLogSink = InMemoryLogSink()) throws -> OutboxRelay {
+                       eventsPerRequest: Int = 100, metrics: MetricsRegistry? = nil, sink: InMemoryLogSink = InMemoryLogSink()) throws -> OutboxRelay {
         let configuration = OutboxRelayConfiguration(
-            schema: schema, subscribers: subscribers, deliveryThreads: 2, batchSize: batchSize, pollInterval: pollInterval,
+            schema: schema, subscribers: subscribers, deliveryThreads: 2, batchSize: batchSize, eventsPerRequest: eventsPerRequest,
+            pollInterval: pollInterval,
             lease: lease, deliveryTimeout: 1, maxAttempts: maxAttempts, backoff: RetryBackoff(base: 0.05, maximum: 0.2),
             backlogRefreshInterval: 0.1)
         let client = HTTPClient(configuration: .init(connectTimeoutMs: 500, timeoutMs: 1_000,
@@ -201,8 +202,9 @@ final class OutboxTests: XCTestCase {
 
         let headers = try XCTUnwrap(subscriber.lastHeaders.current)
         XCTAssertEqual(headers.first("x-lattice-internal"), "test-credential", "the internal credential is sent")
-        XCTAssertEqual(headers.first(OutboxEnvelope.eventTypeHeader), "test.happened")
-        XCTAssertTrue(headers.first("x-request-id")?.hasPrefix("event-") == true)
+        XCTAssertEqual(headers.first("content-type"), OutboxEnvelope.batchContentType, "events go out in batches")
+        XCTAssertTrue(headers.first("x-request-id")?.hasPrefix("events-") == true)
+        XCTAssertLessThan(subscriber.requests.current, 20, "20 events in fewer than 20 requests")
         let text = metrics.render()
         XCTAssertTrue(text.contains("outbox_events_delivered_total{destination=\"subscriber\"} 20"), text)
 
@@ -225,6 +227,61 @@ final class OutboxTests: XCTestCase {
         XCTAssertTrue(try dataPlaneWait(timeout: 3) {
             metrics.render().contains("outbox_backlog 0")
         }, "backlog gauge refreshed")
+    }
+
+    func testAPoisonEventInABatchIsRetriedAloneWhileTheOthersCommit() throws {
+        let (schema, pool) = try makeSchema("poison")
+        let subscriber = try subscriber(schema: schema, pool: pool)
+        subscriber.poison.update { $0 = [3] }
+        let relay = try relay(schema: schema, pool: pool, subscribers: ["subscriber": subscriber.url], maxAttempts: 2)
+        _ = try enqueue(try Outbox(schema: schema), pool: pool, count: 10)
+        try relay.start()
+        XCTAssertTrue(try dataPlaneWait(timeout: 15) {
+            try DataPlaneTestDatabase.integer(pool, "SELECT count(*) FROM outbox_events WHERE status = 'dead'") == 1
+        }, "the poison event is dead-lettered after its attempts")
+        XCTAssertEqual(try DataPlaneTestDatabase.integer(pool, "SELECT count(*) FROM outbox_events WHERE status = 'delivered'"), 9)
+        XCTAssertEqual(try DataPlaneTestDatabase.integer(pool, "SELECT count(*) FROM received"), 9, "the others committed")
+        XCTAssertEqual(try DataPlaneTestDatabase.integer(pool, "SELECT count(*) FROM received WHERE n = 3"), 0, "the poison event left nothing")
+        let error = try pool.withConnection { conn in
+            try conn.query("SELECT last_error FROM outbox_events WHERE status = 'dead'")[0].decode("last_error", as: String.self)
+        }
+        XCTAssertTrue(error.contains("422") && error.contains("cannot be applied"), error)
+        // Its inbox record was undone with it: once mended, the event is processed, not a duplicate.
+        XCTAssertEqual(try DataPlaneTestDatabase.integer(pool, "SELECT count(*) FROM inbox_events"), 9)
+    }
+
+    func testABatchAnswersEachLineAndRefusesMalformedBatches() throws {
+        let (schema, pool) = try makeSchema("batch")
+        let subscriber = try subscriber(schema: schema, pool: pool)
+        let good = OutboxEnvelope.encode(id: UUID(), type: "test.happened", occurredAt: Date(), payloadJSON: #"{"n":1}"#)
+        var body = good + [0x0A] + Array("not json".utf8) + [0x0A] + good + [0x0A]
+        var headers = HTTPHeaders()
+        headers.add("content-type", OutboxEnvelope.batchContentType)
+        let answer = try HTTPClient().send(HTTPClientRequest(method: "POST", url: subscriber.url, headers: headers, body: body))
+        XCTAssertEqual(answer.status, 200, answer.bodyText)
+        let results = try answer.decode(OutboxEnvelope.BatchAnswer.self).results
+        XCTAssertEqual(results.map(\.outcome), ["processed", "failed", "duplicate"])
+        XCTAssertEqual(results[1].status, 400)
+        XCTAssertNil(results[1].eventId)
+        XCTAssertEqual(try DataPlaneTestDatabase.integer(pool, "SELECT count(*) FROM received"), 1)
+        // Empty and oversized batches are refused whole.
+        body = [0x0A, 0x0A]
+        XCTAssertEqual(try HTTPClient().send(HTTPClientRequest(method: "POST", url: subscriber.url, headers: headers, body: body)).status, 400)
+        body = Array(repeating: good + [0x0A], count: OutboxEnvelope.maxBatchEvents + 1).flatMap { $0 }
+        let tooMany = try HTTPClient().send(HTTPClientRequest(method: "POST", url: subscriber.url, headers: headers, body: body))
+        XCTAssertEqual(tooMany.status, 400, tooMany.bodyText)
+        XCTAssertTrue(tooMany.bodyText.contains("batch_too_large"), tooMany.bodyText)
+    }
+
+    func testRequestsGroupEventsByDestinationWithinTheirLimits() {
+        func event(_ seq: Int64, _ destination: String, bytes: Int = 10) -> OutboxRelay.ClaimedEvent {
+            OutboxRelay.ClaimedEvent(seq: seq, id: UUID(), type: "t", destination: destination,
+                                     payloadJSON: "\"" + String(repeating: "x", count: bytes) + "\"", occurredAt: Date(), attempts: 1)
+        }
+        let events = [event(1, "a"), event(2, "b"), event(3, "a"), event(4, "a"), event(5, "b", bytes: 5_000), event(6, "b")]
+        let requests = OutboxRelay.requests(events, maxEvents: 2, maxBytes: 2_000)
+        XCTAssertEqual(requests.map { $0.events.map(\.seq) }, [[1, 3], [2], [4], [5], [6]])
+        XCTAssertEqual(requests.map(\.destination), ["a", "b", "a", "b", "b"])
     }
 
     func testFailingReceiverIsRetriedWithBackoffThenDeadLettered() throws {
@@ -327,7 +384,9 @@ final class OutboxTests: XCTestCase {
         let (schema, pool) = try makeSchema("stop")
         let subscriber = try subscriber(schema: schema, pool: pool)
         subscriber.handlerDelay.update { $0 = 0.3 }
-        let relay = try relay(schema: schema, pool: pool, subscribers: ["subscriber": subscriber.url], lease: 30, batchSize: 10)
+        // One event a request, so that the stop falls between requests of one claimed batch.
+        let relay = try relay(schema: schema, pool: pool, subscribers: ["subscriber": subscriber.url], lease: 30, batchSize: 10,
+                              eventsPerRequest: 1)
         _ = try enqueue(try Outbox(schema: schema), pool: pool, count: 10)
         try relay.start()
         XCTAssertTrue(dataPlaneWait(timeout: 5) { subscriber.inFlight.current > 0 })

@@ -14,10 +14,16 @@ import Postgres
 /// }.register(on: router, path: "/internal/events/consents")
 /// ```
 ///
-/// Answers: 200 `{"eventId": …, "outcome": "processed" | "duplicate"}`; 400 for a malformed envelope or
-/// an id header that disagrees with the body; the handler's own `APIError`; 503 when the database is
-/// unavailable or the transaction hit a serialization failure (the sender retries). Internal
-/// authentication is the router's middleware's job, as for every internal route.
+/// Answers to one event: 200 `{"eventId": …, "outcome": "processed" | "duplicate"}`; 400 for a malformed
+/// envelope or an id header that disagrees with the body; the handler's own `APIError`; 503 when the
+/// database is unavailable or the transaction hit a serialization failure (the sender retries).
+///
+/// A batch (`OutboxEnvelope.batchContentType`, one envelope per line) is handled in one transaction,
+/// each event under its own savepoint: an event whose handler throws is undone alone and reported
+/// `failed` with its status, the others commit. The answer is 200 `OutboxEnvelope.BatchAnswer`; 503 as
+/// above when the database itself fails (nothing of the batch commits then).
+///
+/// Internal authentication is the router's middleware's job, as for every internal route.
 ///
 /// Thread-safety: immutable; handlers run on the server's worker threads, one request each.
 public struct InboxReceiver: Sendable {
@@ -63,6 +69,10 @@ public struct InboxReceiver: Sendable {
 
     /// Handles one delivery (the route's body; public for services that route differently).
     public func handle(_ request: Request, context: RequestContext) throws -> Response {
+        if let type = request.headers.first("content-type"),
+           HTTPHeaders.name(type, hasPrefix: OutboxEnvelope.batchContentType) {
+            return try .json(handleBatch(try request.collectBody(), context: context))
+        }
         let event = try ReceivedEvent(envelope: try request.collectBody())
         if let header = request.headers.first(OutboxEnvelope.eventIdHeader),
            UUID(uuidString: header) != event.id {
@@ -85,6 +95,63 @@ public struct InboxReceiver: Sendable {
             throw Self.mapped(error)
         }
         return try .json(Answer(eventId: event.id.uuidString.lowercased(), outcome: outcome))
+    }
+
+    /// A batch in one transaction, each event under a savepoint; the results in the order of the lines.
+    func handleBatch(_ body: [UInt8], context: RequestContext) throws -> OutboxEnvelope.BatchAnswer {
+        let lines = OutboxEnvelope.lines(of: body)
+        guard !lines.isEmpty else { throw APIError.badRequest("a batch needs at least one envelope", field: "$", code: "body_required") }
+        guard lines.count <= OutboxEnvelope.maxBatchEvents else {
+            throw APIError.badRequest("a batch carries at most \(OutboxEnvelope.maxBatchEvents) events", field: "$", code: "batch_too_large")
+        }
+        var events: [Result<ReceivedEvent, APIError>] = []
+        events.reserveCapacity(lines.count)
+        for line in lines {
+            do { events.append(.success(try ReceivedEvent(envelope: Array(line)))) } catch { events.append(.failure(error)) }
+        }
+        do {
+            return try pool.transaction { connection in
+                var results: [OutboxEnvelope.BatchResult] = []
+                results.reserveCapacity(events.count)
+                for item in events {
+                    let event: ReceivedEvent
+                    switch item {
+                    case .failure(let error):
+                        results.append(.init(eventId: nil, outcome: "failed", status: error.status, message: error.message))
+                        continue
+                    case .success(let e): event = e
+                    }
+                    let id = event.id.uuidString.lowercased()
+                    do {
+                        let outcome = try connection.withSavepoint { conn -> Outcome in
+                            guard try inbox.receive(on: conn, eventId: event.id, consumer: consumer, eventType: event.type) else {
+                                return .duplicate
+                            }
+                            try handler(event, conn, context)
+                            return .processed
+                        }
+                        results.append(.init(eventId: id, outcome: outcome.rawValue))
+                    } catch {
+                        if connection.isBroken { throw error }
+                        if let db = Self.databaseError(error), db.isUnavailable { throw error }
+                        let api = ErrorMapping.apiError(for: error)
+                        results.append(.init(eventId: id, outcome: "failed", status: api.status, message: String(api.message.prefix(500))))
+                    }
+                }
+                return OutboxEnvelope.BatchAnswer(results: results)
+            }
+        } catch let error as OutboxError {
+            if case .database(let db) = error { throw Self.mapped(db) }
+            throw error
+        } catch let error as PostgresError {
+            throw Self.mapped(error)
+        }
+    }
+
+    private static func databaseError(_ error: any Error) -> PostgresError? {
+        if let db = error as? PostgresError { return db }
+        if case .database(let db)? = error as? OutboxError { return db }
+        return nil
     }
 
     /// Database trouble the sender should retry is a 503; anything else stays as it is (a 500).

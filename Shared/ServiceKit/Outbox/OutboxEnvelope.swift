@@ -2,14 +2,52 @@ import Contracts
 import HTTP
 import Foundation
 
-/// The wire format of a delivered event: `POST <subscriber URL>` with the JSON body
-/// `{"id": "<uuid>", "type": "...", "occurredAt": "<RFC 3339>", "payload": <JSON>}` and the headers
-/// `x-lattice-event-id` and `x-lattice-event-type`.
+/// The wire format of delivered events: `POST <subscriber URL>` with one JSON envelope per event,
+/// `{"id": "<uuid>", "type": "...", "occurredAt": "<RFC 3339>", "payload": <JSON>}`.
+///
+/// - One event: the envelope as an `application/json` body, with the headers `x-lattice-event-id`
+///   and `x-lattice-event-type`.
+/// - A batch (what the relay sends): `application/x-ndjson`, one envelope per line (an envelope never
+///   holds a raw newline: JSON escapes them in strings). The answer is `OutboxEnvelope.BatchAnswer`,
+///   one result per event, so one refused event does not hold up the others.
 public enum OutboxEnvelope {
     /// Header carrying the event id (the same as the body's `id`).
     public static let eventIdHeader = "x-lattice-event-id"
     /// Header carrying the event type.
     public static let eventTypeHeader = "x-lattice-event-type"
+    /// Content type of a batch of envelopes.
+    public static let batchContentType = "application/x-ndjson"
+    /// Most events one batch may carry (a receiver refuses more).
+    public static let maxBatchEvents = 1_000
+
+    /// What a receiver did with one event of a batch.
+    public struct BatchResult: Codable, Sendable, Equatable {
+        /// The event's id (lowercase UUID); nil for a line that was not an envelope.
+        public var eventId: String?
+        /// `processed`, `duplicate`, or `failed` (then `status` and `message` say why; the sender retries).
+        public var outcome: String
+        public var status: Int?
+        public var message: String?
+
+        public init(eventId: String?, outcome: String, status: Int? = nil, message: String? = nil) {
+            self.eventId = eventId
+            self.outcome = outcome
+            self.status = status
+            self.message = message
+        }
+    }
+
+    /// The answer to a batch: `{"results": [...]}` in the order of the lines.
+    public struct BatchAnswer: Codable, Sendable {
+        public var results: [BatchResult]
+        public init(results: [BatchResult]) { self.results = results }
+    }
+
+    /// The lines of a batch body (empty lines skipped).
+    static func lines(of body: [UInt8]) -> [ArraySlice<UInt8>] {
+        body.split(separator: 0x0A, omittingEmptySubsequences: true)
+            .filter { !$0.allSatisfy { $0 == 0x20 || $0 == 0x0D || $0 == 0x09 } }
+    }
 
     /// The body bytes. `payloadJSON` is spliced in as is: it comes from a `jsonb` column, so it is
     /// well-formed JSON, and re-encoding it would cost precision on large numbers.

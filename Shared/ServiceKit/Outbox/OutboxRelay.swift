@@ -10,9 +10,11 @@ import Postgres
 ///   (`SELECT … WHERE status = 'pending' AND next_attempt_at <= now() … FOR UPDATE SKIP LOCKED`, then
 ///   `attempts + 1`, `next_attempt_at = now() + lease`, a fresh `lease_token`). The claim commits at
 ///   once: no transaction stays open across an HTTP call, and replicas never hold the same row.
-/// - It POSTs each event's envelope (see `OutboxEnvelope`) to the destination's configured URL with
-///   the service's `HTTPClient` (which adds the internal credential). A 2xx marks the row delivered.
-///   Anything else schedules a retry with `backoff`, or dead-letters it after `maxAttempts` attempts.
+/// - It POSTs the batch's envelopes, grouped by destination (`eventsPerRequest`, `maxRequestBytes` a
+///   request), as one `OutboxEnvelope` batch to the destination's configured URL with the service's
+///   `HTTPClient` (which adds the internal credential). Events the receiver answers `processed` or
+///   `duplicate` are marked delivered in one statement; any other result, a non-2xx answer or no
+///   answer schedules a retry with `backoff`, or dead-letters after `maxAttempts` attempts.
 /// - If the relay is killed, its rows become due again when the lease ends and another relay (or the
 ///   restarted one) delivers them: an event may arrive twice, never zero times. Receivers de-duplicate
 ///   by event id (`Inbox`, `InboxReceiver`).
@@ -240,60 +242,111 @@ public final class OutboxRelay: @unchecked Sendable {
     private func deliver(_ batch: ClaimedBatch) {
         // Leave time for the delivery and the status update before the lease ends.
         let margin = configuration.deliveryTimeout + max(0.1 * configuration.lease, 0.05)
-        for (index, event) in batch.events.enumerated() {
+        let requests = Self.requests(batch.events, maxEvents: configuration.eventsPerRequest, maxBytes: configuration.maxRequestBytes)
+        for (index, request) in requests.enumerated() {
             let elapsed = Double(MonotonicClock.nanoseconds() &- batch.claimedAt) / 1e9
             if wake.isStopped || configuration.lease - elapsed < margin {
-                release(Array(batch.events[index...]), token: batch.token)
+                release(requests[index...].flatMap(\.events), token: batch.token)
                 return
             }
-            deliverOne(event, token: batch.token)
+            deliver(request, token: batch.token)
         }
     }
 
-    private func deliverOne(_ event: ClaimedEvent, token: UUID) {
-        let label = configuration.subscribers[event.destination] == nil ? "unconfigured" : event.destination
-        guard let url = configuration.subscribers[event.destination] else {
-            recordFailure(event, token: token, label: label,
-                          reason: "no subscriber URL is configured for destination '\(event.destination)'")
+    /// Events of one destination, sent together, and their envelopes.
+    struct DeliveryRequest {
+        let destination: String
+        var events: [ClaimedEvent] = []
+        var envelopes: [[UInt8]] = []
+        var bytes = 0
+    }
+
+    /// The claimed events grouped into requests: one destination each, in order of `seq` within it, at
+    /// most `maxEvents` events and — unless one event alone is larger — `maxBytes` of envelopes.
+    static func requests(_ events: [ClaimedEvent], maxEvents: Int, maxBytes: Int) -> [DeliveryRequest] {
+        var open: [String: DeliveryRequest] = [:]
+        var done: [DeliveryRequest] = []
+        for event in events {
+            let envelope = OutboxEnvelope.encode(id: event.id, type: event.type, occurredAt: event.occurredAt,
+                                                 payloadJSON: event.payloadJSON)
+            var request = open[event.destination] ?? DeliveryRequest(destination: event.destination)
+            if !request.events.isEmpty && (request.events.count >= maxEvents || request.bytes + envelope.count + 1 > maxBytes) {
+                done.append(request)
+                request = DeliveryRequest(destination: event.destination)
+            }
+            request.events.append(event)
+            request.envelopes.append(envelope)
+            request.bytes += envelope.count + 1
+            open[event.destination] = request
+        }
+        done.append(contentsOf: open.values)
+        return done.sorted { $0.events[0].seq < $1.events[0].seq }
+    }
+
+    /// One POST of a batch (`OutboxEnvelope.batchContentType`); events the receiver processed or knew
+    /// are marked delivered in one statement, the others retried with their backoff.
+    private func deliver(_ request: DeliveryRequest, token: UUID) {
+        let label = configuration.subscribers[request.destination] == nil ? "unconfigured" : request.destination
+        guard let url = configuration.subscribers[request.destination] else {
+            for event in request.events {
+                recordFailure(event, token: token, label: label,
+                              reason: "no subscriber URL is configured for destination '\(request.destination)'")
+            }
             return
         }
+        var body: [UInt8] = []
+        body.reserveCapacity(request.bytes)
+        for envelope in request.envelopes {
+            body += envelope
+            body.append(0x0A)
+        }
         var headers = HTTPHeaders()
-        headers.add(OutboxEnvelope.eventIdHeader, event.id.uuidString.lowercased())
-        headers.add(OutboxEnvelope.eventTypeHeader, event.type)
-        let body = OutboxEnvelope.encode(id: event.id, type: event.type, occurredAt: event.occurredAt,
-                                         payloadJSON: event.payloadJSON)
+        headers.add("content-type", OutboxEnvelope.batchContentType)
+        let first = request.events[0].id.uuidString.lowercased()
         let started = MonotonicClock.nanoseconds()
-        let outcome: String?
+        var refused: [(ClaimedEvent, String)] = []
+        var accepted: [ClaimedEvent] = []
         do {
             // Not idempotent for the client: the relay does its own retries with its own backoff, so
             // a delivery costs at most one deliveryTimeout of the lease.
-            let response = try client.sendJSON(
-                method: "POST", url: url, body: body, extraHeaders: headers,
-                context: HTTPClient.CallContext(requestId: "event-" + event.id.uuidString.lowercased()),
-                timeoutMs: Int(configuration.deliveryTimeout * 1000), idempotent: false)
-            outcome = response.isSuccess ? nil : "subscriber answered HTTP \(response.status)"
+            let response = try client.send(HTTPClientRequest(
+                method: "POST", url: url, headers: headers, body: body,
+                timeoutMs: Int(configuration.deliveryTimeout * 1000), idempotent: false),
+                context: HTTPClient.CallContext(requestId: "events-" + first))
+            if response.isSuccess, let answer = try? response.decode(OutboxEnvelope.BatchAnswer.self) {
+                var byId: [String: OutboxEnvelope.BatchResult] = [:]
+                for result in answer.results { if let id = result.eventId { byId[id] = result } }
+                for event in request.events {
+                    switch byId[event.id.uuidString.lowercased()] {
+                    case let r? where r.outcome == "processed" || r.outcome == "duplicate": accepted.append(event)
+                    case let r?: refused.append((event, "subscriber refused the event: HTTP \(r.status ?? 0) \(r.message ?? "")"))
+                    case nil: refused.append((event, "subscriber's answer had no result for the event"))
+                    }
+                }
+            } else {
+                let reason = response.isSuccess ? "subscriber's answer is not a batch answer" : "subscriber answered HTTP \(response.status)"
+                refused = request.events.map { ($0, reason) }
+            }
         } catch {
-            outcome = "delivery failed: \(error)"
+            refused = request.events.map { ($0, "delivery failed: \(error)") }
         }
         metrics.latency?.observe(Double(MonotonicClock.nanoseconds() &- started) / 1e9)
-        if let reason = outcome {
-            recordFailure(event, token: token, label: label, reason: reason)
-            return
-        }
+        for (event, reason) in refused { recordFailure(event, token: token, label: label, reason: reason) }
+        guard !accepted.isEmpty else { return }
         do {
             try pool.withOutboxConnection { connection in
                 try connection.execute("""
                     UPDATE \(tables.outbox)
                     SET status = 'delivered', delivered_at = now(), lease_owner = NULL, lease_token = NULL,
                         last_error = NULL
-                    WHERE seq = $1 AND status = 'pending'
-                    """, event.seq)
+                    WHERE seq = ANY($1::int8[]) AND status = 'pending'
+                    """, accepted.map(\.seq))
             }
-            try? metrics.delivered?.labels(label).increment()
+            try? metrics.delivered?.labels(label).increment(by: accepted.count)
         } catch {
-            // Delivered but not recorded: it will be delivered again after the lease (at-least-once).
-            logger.warning("outbox delivery not recorded; the event will be sent again",
-                           ["eventId": .string(event.id.uuidString), "error": .error(error)])
+            // Delivered but not recorded: they will be delivered again after the lease (at-least-once).
+            logger.warning("outbox delivery not recorded; the events will be sent again",
+                           ["events": .int(accepted.count), "first": .string(first), "error": .error(error)])
         }
     }
 

@@ -14,6 +14,11 @@ public struct OutboxRelayConfiguration: Sendable {
     public var deliveryThreads: Int
     /// Rows one thread claims at a time.
     public var batchSize: Int
+    /// Most events one POST carries (a batch to one destination; `OutboxEnvelope.maxBatchEvents` at most).
+    public var eventsPerRequest: Int
+    /// Most envelope bytes one POST carries, unless one event alone is larger; keep it under the
+    /// receivers' body limit.
+    public var maxRequestBytes: Int
     /// Longest sleep between looks for due rows when no NOTIFY arrives.
     public var pollInterval: TimeInterval
     /// How long a claim holds a row. A killed relay's rows are delivered by another after this; it
@@ -31,7 +36,8 @@ public struct OutboxRelayConfiguration: Sendable {
     public var backlogRefreshInterval: TimeInterval
 
     public init(schema: String, subscribers: [String: String], relayId: String = InstanceName.make("outbox-relay"),
-                deliveryThreads: Int = 2, batchSize: Int = 20, pollInterval: TimeInterval = 2,
+                deliveryThreads: Int = 2, batchSize: Int = 200, eventsPerRequest: Int = 100,
+                maxRequestBytes: Int = 192 << 10, pollInterval: TimeInterval = 2,
                 lease: TimeInterval = 60, deliveryTimeout: TimeInterval = 10, maxAttempts: Int = 25,
                 backoff: RetryBackoff = RetryBackoff(base: 1, maximum: 600),
                 listensForNotifications: Bool = true, backlogRefreshInterval: TimeInterval = 5) {
@@ -40,6 +46,8 @@ public struct OutboxRelayConfiguration: Sendable {
         self.relayId = relayId
         self.deliveryThreads = deliveryThreads
         self.batchSize = batchSize
+        self.eventsPerRequest = eventsPerRequest
+        self.maxRequestBytes = maxRequestBytes
         self.pollInterval = pollInterval
         self.lease = lease
         self.deliveryTimeout = deliveryTimeout
@@ -73,6 +81,8 @@ public struct OutboxRelayConfiguration: Sendable {
         try require(DataPlaneText.isName(relayId, maxLength: 200, allowsAt: true), "relayId must be 1…200 characters of A-Z a-z 0-9 _ . : - @")
         try require((1...64).contains(deliveryThreads), "deliveryThreads must be 1…64")
         try require((1...1_000).contains(batchSize), "batchSize must be 1…1000")
+        try require((1...OutboxEnvelope.maxBatchEvents).contains(eventsPerRequest), "eventsPerRequest must be 1…\(OutboxEnvelope.maxBatchEvents)")
+        try require((1_024...(64 << 20)).contains(maxRequestBytes), "maxRequestBytes must be 1 KiB…64 MiB")
         try require(pollInterval >= 0.01 && pollInterval <= 3_600, "pollInterval must be 10 ms…1 h")
         try require(deliveryTimeout >= 0.01 && deliveryTimeout <= 600, "deliveryTimeout must be 10 ms…10 min")
         try require(lease >= 2 * deliveryTimeout && lease <= 86_400, "lease must be at least twice deliveryTimeout and at most 1 day")
