@@ -11,6 +11,8 @@ final class CanvasNodeTests: XCTestCase {
     func testTagTaskWebhookNodesTasksAndJourneyFacts() throws {
         let platform = try CanvasPlatform(canvasEnvironment: [
             "LATTICE_EVENT_SUBSCRIBERS": "analytics=http://127.0.0.1:\(TestEnvironment.freePort())/internal/v1/events",
+            // The simulator stands for the bank's CRM: allowed by its address, not by the name localhost.
+            "LATTICE_CANVAS_WEBHOOK_ALLOW": "127.0.0.1",
         ])
         defer { platform.stop() }
         let bank = try CanvasBank(platform: platform)
@@ -56,7 +58,7 @@ final class CanvasNodeTests: XCTestCase {
         let pool = PostgresPool(configuration: config)
         defer { pool.close() }
         var types: [String: Int] = [:]
-        for row in try pool.query("SELECT event_type, payload::text AS p FROM outbox_events WHERE destination = 'analytics'") {
+        for row in try pool.query("SELECT event_type, payload::text AS p FROM outbox_events WHERE destination = 'analytics' AND payload->>'canvasId' = $1", id) {
             let fact = try JSONDecoder().decode(MarketingFact.self, from: Data(try row.decode("p", as: String.self).utf8))
             XCTAssertEqual(fact.canvasId, id)
             XCTAssertEqual(fact.customerId, "nd0")
@@ -64,5 +66,27 @@ final class CanvasNodeTests: XCTestCase {
             types[try row.decode("event_type"), default: 0] += 1
         }
         XCTAssertEqual(types, ["canvas.journey_entered": 1, "canvas.node_reached": 3, "canvas.journey_exited": 1])
+
+        // A webhook to a host resolving inside the bank that is not on the allow-list: a failed node
+        // (outcome `refused`), the journey goes on and ends, nothing is called and nothing is retried.
+        let inward = try JSONValue.parse("""
+            {"name": "内网回调", "entry": {"type": "event", "event": "loan_withdrawn"}, "start": "hook",
+             "nodes": [{"id": "hook", "type": "webhook", "url": "\(platform.simulatorURL.replacingOccurrences(of: "127.0.0.1", with: "localhost"))", "next": "bye"},
+                       {"id": "bye", "type": "exit"}]}
+            """)
+        let refusedId = try bank.launch(inward)
+        _ = try platform.json("POST", "/api/v1/events", token: bank.hqOperator, .object([
+            "eventId": .string("e-\(UUID().uuidString)"), "customerId": .string("nd0"), "name": .string("loan_withdrawn"),
+            "occurredAt": .string(JSONCoding.formatDate(Date())), "properties": .object([:]),
+        ]), expect: 200)
+        XCTAssertTrue(try platform.eventually { try bank.stats(refusedId)["exited"]?.doubleValue == 1 }, "the refused webhook held the journey")
+        let refusedStats = try bank.stats(refusedId)
+        guard case .array(let nodeStats)? = refusedStats["nodes"] else { return XCTFail("no node stats: \(refusedStats)") }
+        let hook = nodeStats.first { $0["nodeId"]?.stringValue == "hook" }
+        XCTAssertEqual(hook?["outcomes"]?["refused"]?.doubleValue, 1, "\(refusedStats)")
+        XCTAssertEqual(nodeStats.first { $0["nodeId"]?.stringValue == "bye" }?["reached"]?.doubleValue, 1)
+        XCTAssertEqual(refusedStats["exits"]?["exit"]?.doubleValue, 1)
+        XCTAssertEqual(try platform.simulatorCall("GET", "/control/messages").items.count, 1, "the refused webhook reached the simulator")
+        XCTAssertTrue(platform.canvases[0].standardOutput.contains("webhook refused"), "the refusal is logged with its reason")
     }
 }

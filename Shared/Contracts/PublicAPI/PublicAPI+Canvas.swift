@@ -18,7 +18,12 @@ extension PublicAPI {
                 "id": JSONSchema.string(),
                 "type": JSONSchema.string(enumeration: ["send", "wait", "waitEvent", "split", "ab", "reward", "tag", "task", "webhook", "exit"]),
             ], required: ["id", "type"], description: "Members per type as in DESIGN.md §3; `next: null` ends the journey.")),
-            "goal": JSONSchema.object(["event": JSONSchema.string(), "within": JSONSchema.string(), "exitOnGoal": JSONSchema.boolean]),
+            "goal": JSONSchema.object([
+                "event": JSONSchema.string(), "within": JSONSchema.string(), "exitOnGoal": JSONSchema.boolean,
+                "amountProperty": JSONSchema.nullable(JSONSchema.string(pattern: "^[A-Za-z][A-Za-z0-9_]{0,63}$",
+                    description: "The goal event's property holding the converted amount (e.g. a deposit's `amount`), reported "
+                        + "on conversions for the rewards ROI; an event without a numeric value there converts without an amount.")),
+            ]),
             "controlGroupPercent": JSONSchema.integer(minimum: 0, maximum: 90),
             "reentry": JSONSchema.string(description: "never (default), always, or after:<duration> such as after:30d."),
             "schedule": JSONSchema.object(["startAt": JSONSchema.dateTime, "endAt": JSONSchema.dateTime]),
@@ -53,6 +58,23 @@ extension PublicAPI {
                     "outcomes": JSONSchema.map(JSONSchema.integer()),
                 ], required: ["nodeId", "reached", "outcomes"])),
             ], required: ["canvasId", "entered", "control", "active", "converted", "exited", "exits", "arms", "nodes"]),
+            "CanvasTestRun": JSONSchema.object([
+                "id": JSONSchema.string(pattern: "^tst_[a-z0-9]{1,60}$"), "canvasId": JSONSchema.string(),
+                "tested": JSONSchema.string(enumeration: ["draft", "version"], description: "The draft, or (without one) the live version."),
+                "version": JSONSchema.nullable(JSONSchema.integer()),
+                "customerIds": JSONSchema.array(JSONSchema.string()), "createdBy": JSONSchema.string(), "createdAt": JSONSchema.dateTime,
+                "journeys": JSONSchema.array(JSONSchema.object([
+                    "customerId": JSONSchema.string(), "arm": JSONSchema.nullable(JSONSchema.string()),
+                    "state": JSONSchema.string(enumeration: ["active", "done"]), "node": JSONSchema.nullable(JSONSchema.string()),
+                    "exitReason": JSONSchema.nullable(JSONSchema.string()),
+                ], required: ["customerId", "state"])),
+                "nodes": JSONSchema.array(JSONSchema.object([
+                    "nodeId": JSONSchema.string(), "type": JSONSchema.string(), "reached": JSONSchema.integer(),
+                    "outcomes": JSONSchema.map(JSONSchema.integer()),
+                ], required: ["nodeId", "reached", "outcomes"])),
+                "exits": JSONSchema.map(JSONSchema.integer()),
+            ], required: ["id", "canvasId", "tested", "customerIds", "createdBy", "createdAt"],
+               description: "`journeys`, `nodes` (outcome `test_skipped` for a skipped effect) and `exits` come with GET."),
             "FollowUpTask": JSONSchema.object([
                 "id": JSONSchema.string(), "canvasId": JSONSchema.string(), "nodeId": JSONSchema.string(), "customerId": JSONSchema.string(),
                 "assignee": JSONSchema.nullable(JSONSchema.string()), "text": JSONSchema.string(),
@@ -111,6 +133,18 @@ extension PublicAPI {
                            "Copy a template (or a canvas of the subtree) into a new draft of the caller's unit", "复用模板：复制为本机构的新草稿",
                            request: JSONSchema.object(["name": JSONSchema.string(maxLength: 100), "orgId": JSONSchema.string()]), status: 201,
                            idempotent: true, extraErrors: [409, 422, 503]),
+            canvasEndpoint("POST", "/api/v1/canvases/{id}:test", "testCanvas", .right("edit"),
+                           "Rehearse the draft (or the live version) on up to 50 test customers of the canvas's unit: their messages are "
+                               + "sent for real, as the run's own campaign; rewards, tags, tasks and webhooks are skipped; the canvas's "
+                               + "statistics and analytics see nothing of it",
+                           "测试画布：对至多50名测试客户真实发送（奖励、标签、任务、回调不执行），不计入画布统计与分析",
+                           request: JSONSchema.object([
+                               "customerIds": JSONSchema.array(JSONSchema.string(minLength: 1, maxLength: 64), uniqueItems: true, maxItems: 50),
+                           ], required: ["customerIds"]),
+                           status: 202, response: JSONSchema.ref("CanvasTestRun"), idempotent: true, extraErrors: [409, 422, 503]),
+            canvasEndpoint("GET", "/api/v1/canvases/{id}/tests/{runId}", "getCanvasTestRun", .right("view"),
+                           "A test run: each test customer's journey and the run's counts per node", "查看画布测试结果：每位测试客户的旅程与各节点计数",
+                           response: JSONSchema.ref("CanvasTestRun")),
             canvasEndpoint("GET", "/api/v1/canvases/{id}/stats", "canvasStats", .right("view"),
                            "Entered, active, converted and exited journeys, and per node reached and outcomes",
                            "画布统计：进入、进行中、转化、退出人数及各节点到达与结果", response: JSONSchema.ref("CanvasStats")),

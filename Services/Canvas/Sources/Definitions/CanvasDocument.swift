@@ -57,6 +57,9 @@ public struct CanvasDocument: Sendable {
         public var event: String
         public var within: RuleDuration
         public var exitOnGoal: Bool
+        /// The goal event's property holding the converted amount (a deposit's `amount`), carried on
+        /// `canvas.journey_converted` for the rewards ROI of analytics; nil: conversions carry no amount.
+        public var amountProperty: String?
     }
 
     public struct Window: Sendable {
@@ -157,10 +160,10 @@ public struct CanvasDocument: Sendable {
         }
         nodes = try list.enumerated().map { try Self.node($0.element, field: "$.nodes[\($0.offset)]") }
         if let g = try f.optionalObject("goal") {
-            let gf = Fields(g, path: "goal.", allowed: ["event", "within", "exitOnGoal"])
+            let gf = Fields(g, path: "goal.", allowed: ["event", "within", "exitOnGoal", "amountProperty"])
             try gf.checkKeys()
             goal = Goal(event: try gf.string("event", length: 1...100), within: try gf.duration("within"),
-                        exitOnGoal: try gf.optionalBool("exitOnGoal") ?? false)
+                        exitOnGoal: try gf.optionalBool("exitOnGoal") ?? false, amountProperty: try Self.amountProperty(g["amountProperty"]))
         }
         controlGroupPercent = try f.optionalInt("controlGroupPercent", in: 0...90) ?? 0
         switch try f.optionalString("reentry", length: 1...20) ?? "never" {
@@ -184,6 +187,27 @@ public struct CanvasDocument: Sendable {
         }
         maxEntries = try f.optionalInt("maxEntries", in: 1...100_000_000)
         try validateGraph()
+    }
+
+    /// `goal.amountProperty`: absent or null, or an event property name as the profile service accepts
+    /// them (a letter, then up to 63 letters, digits or `_`), since only such a name can ever be on the
+    /// goal event; anything else is 422 naming the field.
+    static func amountProperty(_ value: JSONValue?) throws -> String? {
+        switch value {
+        case nil, .null?: return nil
+        case .string(let name)? where isPropertyName(name): return name
+        default:
+            throw invalid("goal.amountProperty must name a property of the goal event (a letter, then up to 63 letters, digits or _)",
+                          node: nil, field: "goal.amountProperty")
+        }
+    }
+
+    /// The profile's rule for event property names (`EventType.isPropertyName`).
+    static func isPropertyName(_ name: String) -> Bool {
+        let bytes = name.utf8
+        func letter(_ b: UInt8) -> Bool { (b >= 97 && b <= 122) || (b >= 65 && b <= 90) }
+        guard let first = bytes.first, bytes.count <= 64, letter(first) else { return false }
+        return bytes.allSatisfy { letter($0) || ($0 >= 48 && $0 <= 57) || $0 == 95 }
     }
 
     // MARK: the graph
@@ -401,8 +425,10 @@ public struct CanvasDocument: Sendable {
         case "webhook":
             try keys(["url", "next"])
             let url = try f.string("url", length: 8...2000)
-            guard let u = URL(string: url), ["http", "https"].contains(u.scheme ?? ""), u.host != nil else {
-                throw APIError.badRequest("url must be an http(s) URL", field: field + ".url")
+            // Only the web: no file:, gopher: or other scheme libcurl might speak. Where the host points
+            // is checked at call time (WebhookGuard), since DNS answers change after the save.
+            guard let u = URL(string: url), ["http", "https"].contains(u.scheme?.lowercased() ?? ""), let host = u.host, !host.isEmpty else {
+                throw invalid("node \(id): url must be an http or https URL with a host", node: id, field: field + ".url")
             }
             kind = .webhook(url: url, next: try edge("next"))
         case "exit":

@@ -23,27 +23,37 @@ struct CanvasStats: Sendable, Encodable {
 
     static func load(_ canvas: Canvas, database: PostgresPool) throws -> CanvasStats {
         let document = try canvas.liveDocument()
-        var byNode: [String: [String: Int64]] = [:]
-        for r in try database.query("SELECT node, outcome, count FROM node_stats WHERE canvas_id = $1", canvas.id) {
-            byNode[try r.decode("node"), default: [:]][try r.decode("outcome")] = try r.decode("count")
-        }
+        let byNode = try counts(statsKey: canvas.id, database: database)
         let totals = try database.query("""
             SELECT count(*) FILTER (WHERE state <> 'done') AS active, count(*) FILTER (WHERE converted_at IS NOT NULL) AS converted,
                    count(*) FILTER (WHERE state = 'done') AS exited, count(*) AS entered, count(*) FILTER (WHERE arm = 'control') AS control
-              FROM journeys WHERE canvas_id = $1
+              FROM journeys WHERE canvas_id = $1 AND test_run IS NULL
             """, canvas.id)[0]
         var arms: [String: Int64] = [:]
-        for r in try database.query("SELECT coalesce(arm, '') AS arm, count(*) AS n FROM journeys WHERE canvas_id = $1 GROUP BY 1", canvas.id) {
+        for r in try database.query("SELECT coalesce(arm, '') AS arm, count(*) AS n FROM journeys WHERE canvas_id = $1 AND test_run IS NULL GROUP BY 1", canvas.id) {
             arms[try r.decode("arm")] = try r.decode("n")
         }
-        var nodes: [NodeCount] = []
-        for node in document?.nodes ?? [] {
-            var outcomes = byNode[node.id] ?? [:]
-            let reached = outcomes.removeValue(forKey: "reached") ?? 0
-            nodes.append(NodeCount(nodeId: node.id, type: node.type, reached: reached, outcomes: outcomes))
-        }
+        let nodes = document.map { nodeCounts(of: $0, byNode) } ?? []
         return CanvasStats(canvasId: canvas.id, entered: try totals.decode("entered"), control: try totals.decode("control"),
                            active: try totals.decode("active"), converted: try totals.decode("converted"), exited: try totals.decode("exited"),
                            exits: byNode["$exit"] ?? [:], arms: arms, nodes: nodes)
+    }
+
+    /// The counters kept under `statsKey` (a canvas id, or a test run's): node → outcome → count.
+    static func counts(statsKey: String, database: PostgresPool) throws -> [String: [String: Int64]] {
+        var byNode: [String: [String: Int64]] = [:]
+        for r in try database.query("SELECT node, outcome, count FROM node_stats WHERE canvas_id = $1", statsKey) {
+            byNode[try r.decode("node"), default: [:]][try r.decode("outcome")] = try r.decode("count")
+        }
+        return byNode
+    }
+
+    /// Per node of `document`, in its order: how many reached it and its other outcomes.
+    static func nodeCounts(of document: CanvasDocument, _ byNode: [String: [String: Int64]]) -> [NodeCount] {
+        document.nodes.map { node in
+            var outcomes = byNode[node.id] ?? [:]
+            let reached = outcomes.removeValue(forKey: "reached") ?? 0
+            return NodeCount(nodeId: node.id, type: node.type, reached: reached, outcomes: outcomes)
+        }
     }
 }

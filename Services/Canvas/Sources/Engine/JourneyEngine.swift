@@ -12,6 +12,11 @@ import ServiceKit
 ///
 /// Several replicas cooperate through the database alone; a paused canvas's journeys are not claimed.
 ///
+/// Journeys of a test run (`:test`, `Claimed.testRun`) move the same way on the run's own copy of the
+/// document, whatever the canvas's status: their messages go out for real, to the test customers, but
+/// as the run's campaign rather than the canvas's; rewards, tags, tasks and webhooks are skipped
+/// (outcome `test_skipped`), their counts go to the run, and they write no journey facts.
+///
 /// Thread-safety: `versions` is guarded by `lock`; everything else is immutable or thread-confined.
 public final class JourneyEngine: BackgroundTask, @unchecked Sendable {
     public var taskName: String { "journey-engine" }
@@ -89,6 +94,11 @@ public final class JourneyEngine: BackgroundTask, @unchecked Sendable {
         var step: Int
         var visits: [String: Int]
         var attempts: Int
+        /// The test run the journey belongs to; nil for the canvas's real journeys.
+        var testRun: String?
+
+        /// Where the journey's counts go: the canvas's statistics, or the test run's.
+        var statsKey: String { testRun ?? canvasId }
     }
 
     /// Where a journey ends up after this claim.
@@ -100,6 +110,8 @@ public final class JourneyEngine: BackgroundTask, @unchecked Sendable {
         var done: Bool = false
         var exitReason: String?
         var visits: [String: Int]
+        /// The node reached last in this claim (nil: none), the journey's last touch.
+        var lastNode: String?
         var stats: [String: Int64] = [:]
         var events: [(MarketingFactType, MarketingFact)] = []
         var tasks: [(node: String, text: String)] = []
@@ -119,6 +131,31 @@ public final class JourneyEngine: BackgroundTask, @unchecked Sendable {
              WHERE v.canvas_id = $1 AND v.version = $2
             """, canvas, version).first else {
             throw APIError.internalError("canvas \(canvas) has no version \(version)")
+        }
+        let d = try CanvasDocument(json: try Canvas.parse(try row.decode("d")))
+        lock.lock()
+        versions[key] = d
+        owners[canvas] = (try row.decode("org_id"), try row.decode("org_path"))
+        lock.unlock()
+        return d
+    }
+
+    /// The document a claimed journey runs: its canvas version's, or its test run's copy.
+    func document(for journey: Claimed) throws -> CanvasDocument {
+        guard let run = journey.testRun else { return try document(canvas: journey.canvasId, version: journey.version) }
+        return try document(testRun: run, canvas: journey.canvasId)
+    }
+
+    /// The copy of the document a test run rehearses (a draft has no version).
+    func document(testRun run: String, canvas: String) throws -> CanvasDocument {
+        let key = "test:\(run)"
+        lock.lock()
+        if let d = versions[key] { lock.unlock(); return d }
+        lock.unlock()
+        guard let row = try database.query("""
+            SELECT t.document::text AS d, c.org_id, c.org_path FROM test_runs t JOIN canvases c ON c.id = t.canvas_id WHERE t.id = $1
+            """, run).first else {
+            throw APIError.internalError("test run \(run) is missing")
         }
         let d = try CanvasDocument(json: try Canvas.parse(try row.decode("d")))
         lock.lock()
@@ -155,13 +192,13 @@ public final class JourneyEngine: BackgroundTask, @unchecked Sendable {
         let rows = try database.query("""
             WITH due AS (
                 SELECT j.id FROM journeys j JOIN canvases c ON c.id = j.canvas_id
-                 WHERE j.state IN ('active', 'control') AND j.due_at <= now() AND c.status = 'running'
+                 WHERE j.state IN ('active', 'control') AND j.due_at <= now() AND (c.status = 'running' OR j.test_run IS NOT NULL)
                    AND (j.claimed_until IS NULL OR j.claimed_until < now())
                  ORDER BY j.due_at LIMIT $1 FOR UPDATE OF j SKIP LOCKED)
             UPDATE journeys j SET claimed_until = now() + $2 * interval '1 second', attempts = j.attempts + 1
               FROM due WHERE j.id = due.id
             RETURNING j.id, j.canvas_id, j.version, j.customer_id, j.customer_org_path, j.arm, j.state, j.node, j.wait_event, j.step,
-                      j.visits::text AS visits, j.attempts
+                      j.visits::text AS visits, j.attempts, j.test_run
             """, batchSize, lease)
         return try rows.map { r in
             let visitsJSON = try Canvas.parse(try r.decode("visits"))
@@ -170,7 +207,7 @@ public final class JourneyEngine: BackgroundTask, @unchecked Sendable {
             return Claimed(id: try r.decode("id"), canvasId: try r.decode("canvas_id"), version: try r.decode("version"),
                            customerId: try r.decode("customer_id"), customerOrgPath: try r.decode("customer_org_path"), arm: try r.decode("arm"),
                            state: try r.decode("state"), node: try r.decode("node"), waitEvent: try r.decode("wait_event"),
-                           step: try r.decode("step"), visits: visits, attempts: try r.decode("attempts"))
+                           step: try r.decode("step"), visits: visits, attempts: try r.decode("attempts"), testRun: try r.decode("test_run"))
         }
     }
 
@@ -178,7 +215,7 @@ public final class JourneyEngine: BackgroundTask, @unchecked Sendable {
         let now = Date()
         var outcomes: [Outcome] = []
         for j in claimed {
-            let document = try document(canvas: j.canvasId, version: j.version)
+            let document = try document(for: j)
             var o = Outcome(journey: j, node: j.node, dueAt: nil, waitEvent: nil, visits: j.visits)
             if j.state == "control" {
                 o.done = true
@@ -197,7 +234,7 @@ public final class JourneyEngine: BackgroundTask, @unchecked Sendable {
             guard !pending.isEmpty else { break }
             try perform(pending, in: &outcomes, now: now)
             for i in pending where outcomes[i].pending == nil {
-                let d = try document(canvas: outcomes[i].journey.canvasId, version: outcomes[i].journey.version)
+                let d = try document(for: outcomes[i].journey)
                 advance(&outcomes[i], document: d, now: now)
             }
         }
@@ -231,7 +268,8 @@ public final class JourneyEngine: BackgroundTask, @unchecked Sendable {
                 o.waitEvent = event
                 o.dueAt = now.addingTimeInterval(timeout.timeInterval)
             case .task(let text, let next):
-                o.tasks.append((node.id, text))
+                // A test run leaves the account managers' lists alone.
+                if o.journey.testRun == nil { o.tasks.append((node.id, text)) } else { o.stats[NodeStats.key(node.id, "test_skipped")] = 1 }
                 o.node = next
             case .send: o.pending = .send
             case .split: o.pending = .split
@@ -248,6 +286,7 @@ public final class JourneyEngine: BackgroundTask, @unchecked Sendable {
 
     func reach(_ o: inout Outcome, _ node: CanvasDocument.Node, document: CanvasDocument) {
         o.visits[node.id, default: 0] += 1
+        o.lastNode = node.id
         o.stats[NodeStats.key(node.id, "reached"), default: 0] += 1
         let owner = owner(o.journey.canvasId)
         o.events.append((.nodeReached, MarketingFact(customerId: o.journey.customerId, orgPath: owner.orgPath,
@@ -259,7 +298,8 @@ public final class JourneyEngine: BackgroundTask, @unchecked Sendable {
     /// number from the second visit on (a loop sends once per pass).
     static func key(_ o: Outcome, node: String) -> String {
         let visit = o.visits[node] ?? 1
-        return visit > 1 ? "\(o.journey.id):\(node):\(visit)" : "\(o.journey.id):\(node)"
+        let key = visit > 1 ? "\(o.journey.id):\(node):\(visit)" : "\(o.journey.id):\(node)"
+        return o.journey.testRun == nil ? key : "test:" + key
     }
 
     func nextTime(minuteOfDay: Int, after now: Date) -> Date {
@@ -292,12 +332,19 @@ public final class JourneyEngine: BackgroundTask, @unchecked Sendable {
                 var messages: [JSONValue] = []
                 for i in slice {
                     let o = outcomes[i]
-                    let d = try document(canvas: canvas, version: o.journey.version)
+                    let d = try document(for: o.journey)
                     guard let node = o.node.flatMap(d.node), case .send(let channel, let template, let fallback, let fallbackTemplate, _) = node.kind else { continue }
                     var m: [String: JSONValue] = [
                         "customerId": .string(o.journey.customerId), "templateId": .string(template), "channel": .string(channel),
-                        "canvasId": .string(canvas), "nodeId": .string(node.id), "key": .string(Self.key(o, node: node.id)),
+                        "key": .string(Self.key(o, node: node.id)),
                     ]
+                    if let run = o.journey.testRun {
+                        // Not the canvas's message: its facts, counts and campaign caps stay the real run's.
+                        m["campaignId"] = .string(run)
+                    } else {
+                        m["canvasId"] = .string(canvas)
+                        m["nodeId"] = .string(node.id)
+                    }
                     if let fallback, let fallbackTemplate {
                         m["fallbackChannel"] = .string(fallback)
                         m["fallbackTemplateId"] = .string(fallbackTemplate)
@@ -308,7 +355,7 @@ public final class JourneyEngine: BackgroundTask, @unchecked Sendable {
                 var byIndex: [Int: Peers.BatchAnswer.Item] = [:]
                 for item in answer.items { byIndex[item.index] = item }
                 for (k, i) in slice.enumerated() {
-                    let d = try document(canvas: canvas, version: outcomes[i].journey.version)
+                    let d = try document(for: outcomes[i].journey)
                     guard let node = outcomes[i].node.flatMap(d.node), case .send(_, _, _, _, let next) = node.kind else { continue }
                     let item = byIndex[k]
                     let outcome: String
@@ -334,7 +381,7 @@ public final class JourneyEngine: BackgroundTask, @unchecked Sendable {
             }
             let evaluator = RuleEvaluator(timeZone: timeZone)
             for i in splits {
-                let d = try document(canvas: outcomes[i].journey.canvasId, version: outcomes[i].journey.version)
+                let d = try document(for: outcomes[i].journey)
                 guard let node = outcomes[i].node.flatMap(d.node), case .split(let condition, let yes, let no) = node.kind else { continue }
                 let doc = docs[outcomes[i].journey.customerId]
                     ?? CustomerFactsDocument(customerId: outcomes[i].journey.customerId, exists: false, orgPath: nil)
@@ -348,13 +395,24 @@ public final class JourneyEngine: BackgroundTask, @unchecked Sendable {
 
     private func performSingle(_ i: Int, in outcomes: inout [Outcome]) throws {
         let o = outcomes[i]
-        let d = try document(canvas: o.journey.canvasId, version: o.journey.version)
+        let d = try document(for: o.journey)
         guard let node = o.node.flatMap(d.node) else { outcomes[i].pending = nil; return }
         let owner = owner(o.journey.canvasId)
         let identity = Peers.system(orgPath: owner.orgPath, orgId: owner.orgId)
         let key = Self.key(o, node: node.id)
         var outcome = "done"
         var next: String?
+        if o.journey.testRun != nil {
+            // Only messages are real in a test run: no grant, tag or outside call for a rehearsal.
+            switch node.kind {
+            case .reward(_, let n), .tag(_, _, _, let n), .webhook(_, let n): next = n
+            default: break
+            }
+            outcomes[i].stats[NodeStats.key(node.id, "test_skipped"), default: 0] += 1
+            outcomes[i].node = next
+            outcomes[i].pending = nil
+            return
+        }
         switch node.kind {
         case .reward(let reward, let n):
             next = n
@@ -373,7 +431,15 @@ public final class JourneyEngine: BackgroundTask, @unchecked Sendable {
                 "canvasId": .string(o.journey.canvasId), "nodeId": .string(node.id), "journeyId": .string(String(o.journey.id)),
                 "customerId": .string(o.journey.customerId), "key": .string(key),
             ])
-            outcome = "status_\(try peers.webhook(url, payload: payload, key: key))"
+            switch try peers.webhook(url, payload: payload, key: key) {
+            case .answered(let status):
+                outcome = "status_\(status)"
+            case .refused(let why):
+                // A failed node, not a retry: the URL will not become acceptable by trying again.
+                outcome = "refused"
+                logger.warning("webhook refused", ["canvasId": .string(o.journey.canvasId), "nodeId": .string(node.id),
+                                                   "journeyId": .string(String(o.journey.id)), "reason": .string(why)])
+            }
         default:
             break
         }
@@ -386,7 +452,7 @@ public final class JourneyEngine: BackgroundTask, @unchecked Sendable {
 
     func complete(_ outcomes: [Outcome], now: Date) throws {
         var ids: [Int64] = [], steps: [Int] = [], nodes: [String?] = [], due: [Date?] = [], waits: [String?] = [], states: [String] = []
-        var visits: [String] = [], reasons: [String?] = []
+        var visits: [String] = [], reasons: [String?] = [], lastNodes: [String?] = []
         var statsByCanvas: [String: [String: Int64]] = [:]
         var events: [(MarketingFactType, MarketingFact)] = []
         for var o in outcomes {
@@ -406,9 +472,10 @@ public final class JourneyEngine: BackgroundTask, @unchecked Sendable {
             waits.append(o.done ? nil : o.waitEvent)
             states.append(o.done ? "done" : o.journey.state)
             reasons.append(o.exitReason)
+            lastNodes.append(o.lastNode)
             visits.append(try CanvasStore.text(.object(o.visits.mapValues { .number(Double($0)) })))
-            statsByCanvas[o.journey.canvasId, default: [:]].merge(o.stats) { $0 + $1 }
-            events += o.events
+            statsByCanvas[o.journey.statsKey, default: [:]].merge(o.stats) { $0 + $1 }
+            if o.journey.testRun == nil { events += o.events }
         }
         // A task goes to the customer's account manager (the `accountManagerId` attribute).
         var managers: [String: String] = [:]
@@ -419,13 +486,13 @@ public final class JourneyEngine: BackgroundTask, @unchecked Sendable {
         try database.transaction { conn in
             let updated = try conn.query("""
                 UPDATE journeys j SET node = t.n, due_at = t.d, wait_event = t.w, state = t.s, visits = t.v::jsonb, step = j.step + 1,
-                       claimed_until = NULL, attempts = 0,
+                       claimed_until = NULL, attempts = 0, last_node = coalesce(t.l, j.last_node),
                        exited_at = CASE WHEN t.s = 'done' THEN now() ELSE NULL END, exit_reason = t.r
-                  FROM unnest($1::bigint[], $2::int[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], $7::text[], $8::text[])
-                       AS t(id, step, n, d, w, s, v, r)
+                  FROM unnest($1::bigint[], $2::int[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])
+                       AS t(id, step, n, d, w, s, v, r, l)
                  WHERE j.id = t.id AND j.step = t.step AND j.state <> 'done'
                 RETURNING j.id
-                """, ids, steps, nodes, due, waits, states, visits, reasons)
+                """, ids, steps, nodes, due, waits, states, visits, reasons, lastNodes)
             let kept = Set(try updated.map { try $0.decode("id", as: Int64.self) })
             // A journey moved meanwhile (an event, a stop) keeps its new place; its counts of this claim
             // are dropped with it only when none of its effects happened (the keys cover a retry).

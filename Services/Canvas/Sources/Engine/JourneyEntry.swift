@@ -45,7 +45,7 @@ struct JourneyEntry: Sendable {
         }()
         for r in try conn.query("""
             SELECT DISTINCT customer_id FROM journeys
-             WHERE canvas_id = $1 AND customer_id = ANY($2::text[])
+             WHERE canvas_id = $1 AND customer_id = ANY($2::text[]) AND test_run IS NULL
                AND (state <> 'done' OR $3::boolean OR entered_at > $4)
             """, canvasId, ids, since == .distantFuture, since ?? now.addingTimeInterval(1)) {
             blocked.insert(try r.decode("customer_id"))

@@ -131,13 +131,15 @@ public final class EventEntries: @unchecked Sendable {
     /// Journeys of this customer waiting for this event leave by `onEvent`.
     private func resumeWaiting(_ e: BehaviourEvent, on conn: PostgresConnection) throws {
         let rows = try conn.query("""
-            SELECT id, canvas_id, version, node, step FROM journeys
+            SELECT id, canvas_id, version, node, step, test_run FROM journeys
              WHERE customer_id = $1 AND state = 'active' AND wait_event = $2 AND due_at >= $3 FOR UPDATE
             """, e.customerId, e.name, e.occurredAt)
         var moved = false
         for r in rows {
             let canvas: String = try r.decode("canvas_id")
-            let document = try engine.document(canvas: canvas, version: try r.decode("version"))
+            let testRun: String? = try r.decode("test_run")
+            let version: Int = try r.decode("version")
+            let document = try testRun.map { try engine.document(testRun: $0, canvas: canvas) } ?? engine.document(canvas: canvas, version: version)
             guard let nodeId: String = try r.decode("node"), let node = document.node(nodeId),
                   case .waitEvent(_, _, let onEvent, _) = node.kind else { continue }
             let n = try conn.execute("""
@@ -148,7 +150,7 @@ public final class EventEntries: @unchecked Sendable {
                  WHERE id = $1 AND step = $2
                 """, try r.decode("id", as: Int64.self), try r.decode("step", as: Int.self), onEvent)
             if n == 1 {
-                try NodeStats.add([NodeStats.key(nodeId, "event"): 1], canvas: canvas, on: conn)
+                try NodeStats.add([NodeStats.key(nodeId, "event"): 1], canvas: testRun ?? canvas, on: conn)
                 moved = true
             }
         }
@@ -156,9 +158,12 @@ public final class EventEntries: @unchecked Sendable {
     }
 
     /// The goal event within the window converts the journey (the control group's too); `exitOnGoal` ends it.
+    /// The converted fact names the node the journey reached last and, with `goal.amountProperty`, the amount
+    /// the event carries (analytics' converted amount for the rewards ROI).
     private func goals(_ e: BehaviourEvent, now: Date, on conn: PostgresConnection) throws {
         let canvases = try live(on: conn).filter { $0.document.goal?.event == e.name }
         guard !canvases.isEmpty else { return }
+        let amountProperty = Dictionary(canvases.compactMap { c in c.document.goal?.amountProperty.map { (c.id, $0) } }) { first, _ in first }
         let exiting = canvases.filter { $0.document.goal?.exitOnGoal == true }.map(\.id)
         let rows = try conn.query("""
             UPDATE journeys SET converted_at = $3,
@@ -167,16 +172,23 @@ public final class EventEntries: @unchecked Sendable {
                    exited_at = CASE WHEN canvas_id = ANY($4::text[]) THEN now() ELSE exited_at END,
                    step = step + 1
              WHERE customer_id = $1 AND canvas_id = ANY($2::text[]) AND converted_at IS NULL AND state <> 'done'
-               AND goal_until >= $3 AND entered_at <= $3
-            RETURNING canvas_id, version, arm, customer_org_path, state
+               AND goal_until >= $3 AND entered_at <= $3 AND test_run IS NULL
+            RETURNING canvas_id, version, arm, customer_org_path, state, last_node
             """, e.customerId, canvases.map(\.id), e.occurredAt, exiting)
         var facts: [(MarketingFactType, MarketingFact)] = []
         for r in rows {
             let canvas: String = try r.decode("canvas_id")
+            let version: Int = try r.decode("version")
+            // Loads the canvas's owner too: this replica may not have moved any of its journeys yet.
+            _ = try engine.document(canvas: canvas, version: version)
             let owner = engine.owner(canvas)
             let fact = MarketingFact(customerId: e.customerId, orgPath: owner.orgPath, customerOrgPath: try r.decode("customer_org_path"),
-                                     canvasId: canvas, canvasVersion: try r.decode("version"), arm: try r.decode("arm"))
-            facts.append((.journeyConverted, fact))
+                                     canvasId: canvas, canvasVersion: version, arm: try r.decode("arm"))
+            var converted = fact
+            converted.nodeId = try r.decode("last_node", as: String?.self)   // last touch (analytics' funnel)
+            // The amount of the canvas's live version: the goal is the one the event was matched with.
+            converted.amount = ConvertedAmount.read(e.properties ?? [:], property: amountProperty[canvas])
+            facts.append((.journeyConverted, converted))
             var stats = [NodeStats.key("$goal", "converted"): Int64(1)]
             if try r.decode("state", as: String.self) == "done" {
                 var exit = fact

@@ -13,10 +13,14 @@ public struct Peers: Sendable {
     let dispatcherURL: String
     let rewardsURL: String
     let profileURL: String
+    /// What a webhook may call (no address inside the bank unless allowed).
+    let webhookGuard: WebhookGuard
 
-    public init(client: HTTPClient, outside: HTTPClient, segmentURL: String, dispatcherURL: String, rewardsURL: String, profileURL: String) {
+    init(client: HTTPClient, outside: HTTPClient, webhookGuard: WebhookGuard, segmentURL: String, dispatcherURL: String,
+         rewardsURL: String, profileURL: String) {
         self.client = client
         self.outside = outside
+        self.webhookGuard = webhookGuard
         self.segmentURL = segmentURL
         self.dispatcherURL = dispatcherURL
         self.rewardsURL = rewardsURL
@@ -126,13 +130,26 @@ public struct Peers: Sendable {
         }
     }
 
-    /// Posts a journey step to an outside URL with the step's idempotency key; 4xx is final, 5xx retried.
-    func webhook(_ url: String, payload: JSONValue, key: String) throws -> Int {
+    enum WebhookOutcome: Equatable {
+        /// The URL answered this status (2xx–4xx; a 4xx is final).
+        case answered(Int)
+        /// The guard refused to call it; never retried.
+        case refused(String)
+    }
+
+    /// Posts a journey step to an outside URL with the step's idempotency key, once `webhookGuard` lets
+    /// it; 4xx is final, 5xx and DNS failing for now are retried (the key makes that harmless).
+    func webhook(_ url: String, payload: JSONValue, key: String) throws -> WebhookOutcome {
+        switch webhookGuard.check(url) {
+        case .refused(let why): return .refused(why)
+        case .retryLater(let why): throw APIError.unavailable("the webhook cannot be called now: \(why)", code: "webhook_unavailable")
+        case .allowed: break
+        }
         var headers = HTTPHeaders()
         headers.add("Idempotency-Key", key)
         let r = try outside.sendJSON(method: "POST", url: url, body: try outside.encode(payload), extraHeaders: headers, timeoutMs: 10_000,
                                     idempotent: true)
         if r.status >= 500 { throw APIError.unavailable("the webhook answered \(r.status)", code: "webhook_unavailable") }
-        return r.status
+        return .answered(r.status)
     }
 }

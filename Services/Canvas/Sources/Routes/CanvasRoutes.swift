@@ -5,7 +5,8 @@ import Postgres
 import ServiceKit
 
 /// `GET|POST /api/v1/canvases`, `GET|PUT /api/v1/canvases/{id}`, the lifecycle actions
-/// `:submit :approve :reject :pause :resume :stop`, `:copy` (templates), `GET /api/v1/canvases/{id}/stats`,
+/// `:submit :approve :reject :pause :resume :stop`, `:copy` (templates), test runs (`:test` and
+/// `GET /api/v1/canvases/{id}/tests/{runId}`), `GET /api/v1/canvases/{id}/stats`,
 /// the account managers' `GET /api/v1/tasks` and `POST /api/v1/tasks/{id}:complete`, and the customer's
 /// journeys for the profile's 360° view.
 ///
@@ -74,6 +75,19 @@ public enum CanvasRoutes {
                 try service.copy(id: try context.parameters.require("id"), body: try body(request), caller: caller)
             }
         }
+        // Asynchronous: 202 with the run, whose journeys then move like any others.
+        router.post("/api/v1/canvases/{id}:test", options: options) { request, context in
+            let caller = try context.requireIdentity()
+            return try idempotency.create(callerId: caller.userId, request: request, status: 202) {
+                try service.test(id: try context.parameters.require("id"), body: try body(request), caller: caller)
+            }
+        }
+        // A run's test customers are the testing unit's: shown to its subtree only, like changes.
+        router.get("/api/v1/canvases/{id}/tests/{runId}") { _, context in
+            let caller = try context.requireIdentity()
+            let canvas = try service.store.owned(id: try context.parameters.require("id"), caller: caller)
+            return try .json(try service.tests.run(id: try context.parameters.require("runId"), canvas: canvas))
+        }
         router.get("/api/v1/canvases/{id}/stats") { _, context in
             let caller = try context.requireIdentity()
             return try .json(try CanvasStats.load(try service.store.canvas(id: try context.parameters.require("id"), caller: caller),
@@ -92,7 +106,7 @@ public enum CanvasRoutes {
         router.get("/internal/v1/customers/{id}/journeys") { _, context in
             let caller = try context.requireIdentity()
             let rows = try database.query("""
-                SELECT j.canvas_id, c.name, j.version, j.arm, j.state, j.node, j.entered_at, j.converted_at, j.exited_at, j.exit_reason
+                SELECT j.canvas_id, c.name, j.version, j.arm, j.state, j.node, j.entered_at, j.converted_at, j.exited_at, j.exit_reason, j.test_run
                   FROM journeys j JOIN canvases c ON c.id = j.canvas_id
                  WHERE j.customer_id = $1 AND starts_with(c.org_path, $2) ORDER BY j.entered_at DESC LIMIT 20
                 """, try context.parameters.require("id"), caller.orgPath)
@@ -107,6 +121,7 @@ public enum CanvasRoutes {
                 if let d: Date = try r.decode("converted_at") { o["convertedAt"] = .string(JSONCoding.formatDate(d)) }
                 if let d: Date = try r.decode("exited_at") { o["exitedAt"] = .string(JSONCoding.formatDate(d)) }
                 if let x: String = try r.decode("exit_reason") { o["exitReason"] = .string(x) }
+                if let t: String = try r.decode("test_run") { o["testRunId"] = .string(t) }   // a rehearsal, not a campaign
                 return .object(o)
             }
             return try .json(["items": JSONValue.array(items)])

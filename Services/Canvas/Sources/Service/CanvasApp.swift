@@ -18,7 +18,8 @@ public final class CanvasApp: Sendable {
         let schema = settings.service.databaseSchema
         var outsideConfiguration = HTTPClient.Configuration()
         outsideConfiguration.retry = .none
-        let peers = Peers(client: service.client, outside: HTTPClient(configuration: outsideConfiguration), segmentURL: settings.segmentURL,
+        let peers = Peers(client: service.client, outside: HTTPClient(configuration: outsideConfiguration),
+                          webhookGuard: WebhookGuard(allowedHosts: settings.webhookAllowedHosts), segmentURL: settings.segmentURL,
                           dispatcherURL: settings.dispatcherURL, rewardsURL: settings.rewardsURL, profileURL: settings.profileURL)
         let destinations = settings.eventSubscribers.keys.sorted()
         let facts = JourneyFacts(outbox: destinations.isEmpty ? nil : try Outbox(schema: schema), destinations: destinations)
@@ -34,7 +35,7 @@ public final class CanvasApp: Sendable {
                                     logger: service.logger))
         let canvasService = CanvasService(store: store, references: ReferenceCheck(peers: peers),
                                           orgs: OrgDirectory(gatewayURL: settings.service.gatewayURL, client: service.client),
-                                          waves: waves, wake: { [engine] in engine.wakeUp() })
+                                          waves: waves, tests: TestRuns(database: database, peers: peers), wake: { [engine] in engine.wakeUp() })
         let router = service.router
         CanvasRoutes.register(on: router, service: canvasService, tasks: TaskStore(database: database), database: database,
                               idempotency: IdempotencyStore(database: database), changed: { [events] in events.invalidate() })

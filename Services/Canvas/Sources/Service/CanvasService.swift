@@ -9,6 +9,7 @@ public struct CanvasService: Sendable {
     let references: ReferenceCheck
     let orgs: OrgDirectory
     let waves: EntryWaves
+    let tests: TestRuns
     let wake: @Sendable () -> Void
 
     /// A body `{…canvas document, orgId?, isTemplate?}`.
@@ -68,6 +69,28 @@ public struct CanvasService: Sendable {
     }
 
     func stop(id: String, caller: CallerIdentity) throws -> Canvas { try store.stop(try store.owned(id: id, caller: caller), caller: caller) }
+
+    /// `:test`: rehearses the draft (or, without one, the live version) on the body's test customers,
+    /// who receive its messages for real. Anyone who may edit the canvas may test it, in any status but
+    /// stopped; references are checked as on submit, since a draft may name a template withdrawn since.
+    func test(id: String, body: JSONValue?, caller: CallerIdentity) throws -> TestRuns.Run {
+        let customers = try TestRuns.customerIds(body)
+        let current = try store.owned(id: id, caller: caller)
+        guard current.status != .stopped else { throw APIError.conflict("a stopped canvas does not run, not even as a test", code: "canvas_stopped") }
+        let json: JSONValue, version: Int?
+        if let draft = current.draft {
+            (json, version) = (draft.document, nil)
+        } else if let live = current.document {
+            (json, version) = (live, current.version)
+        } else {
+            throw APIError.conflict("the canvas has no document to test", code: "canvas_state")
+        }
+        let document = try CanvasDocument(json: json)
+        try references.check(document, caller: caller)
+        let run = try tests.start(canvas: current, document: document, version: version, customers: customers, caller: caller)
+        wake()
+        return run
+    }
 
     /// A branch's own draft from a template of its unit or one above (or any canvas of its subtree).
     func copy(id: String, body: JSONValue?, caller: CallerIdentity) throws -> Canvas {

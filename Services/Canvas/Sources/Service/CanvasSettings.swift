@@ -20,6 +20,9 @@ public struct CanvasSettings: Sendable {
     public var pollInterval: TimeInterval
     /// Subscribers of journey events, `name=url,…` (`LATTICE_EVENT_SUBSCRIBERS`); empty: none written.
     public var eventSubscribers: [String: String]
+    /// Hosts a webhook node may call although they resolve inside the bank (loopback, private,
+    /// link-local…), comma-separated (`LATTICE_CANVAS_WEBHOOK_ALLOW`); empty: public addresses only.
+    public var webhookAllowedHosts: [String]
 
     public init(config: ConfigReader) throws(ConfigError) {
         service = try ServiceSettings(service: "canvas", config: config, defaultPort: 8083)
@@ -40,5 +43,6 @@ public struct CanvasSettings: Sendable {
             expected: "name=url pairs separated by commas", placeholder: { [:] }) {
                 try? OutboxRelayConfiguration.parseSubscribers($0)
             }, default: [:])
+        webhookAllowedHosts = try config.list("LATTICE_CANVAS_WEBHOOK_ALLOW", default: [])
     }
 }
