@@ -13,6 +13,7 @@ final class CanvasNodeTests: XCTestCase {
             "LATTICE_EVENT_SUBSCRIBERS": "analytics=http://127.0.0.1:\(TestEnvironment.freePort())/internal/v1/events",
             // The simulator stands for the bank's CRM: allowed by its address, not by the name localhost.
             "LATTICE_CANVAS_WEBHOOK_ALLOW": "127.0.0.1",
+            "LATTICE_CANVAS_WEBHOOK_ATTEMPTS": "2",
         ])
         defer { platform.stop() }
         let bank = try CanvasBank(platform: platform)
@@ -88,5 +89,27 @@ final class CanvasNodeTests: XCTestCase {
         XCTAssertEqual(refusedStats["exits"]?["exit"]?.doubleValue, 1)
         XCTAssertEqual(try platform.simulatorCall("GET", "/control/messages").items.count, 1, "the refused webhook reached the simulator")
         XCTAssertTrue(platform.canvases[0].standardOutput.contains("webhook refused"), "the refusal is logged with its reason")
+
+        // An allowed webhook whose system is down: the journey alone is held back and retried, then the
+        // node fails after its attempts (2 here) and the journey goes on.
+        let down = try JSONValue.parse("""
+            {"name": "回调系统停机", "entry": {"type": "event", "event": "loan_cancelled"}, "start": "hook",
+             "nodes": [{"id": "hook", "type": "webhook", "url": "http://127.0.0.1:\(TestEnvironment.freePort())/crm", "next": "bye"},
+                       {"id": "bye", "type": "exit"}]}
+            """)
+        let downId = try bank.launch(down)
+        _ = try platform.json("POST", "/api/v1/events", token: bank.hqOperator, .object([
+            "eventId": .string("e-\(UUID().uuidString)"), "customerId": .string("nd0"), "name": .string("loan_cancelled"),
+            "occurredAt": .string(JSONCoding.formatDate(Date())), "properties": .object([:]),
+        ]), expect: 200)
+        XCTAssertTrue(try platform.eventually(timeout: 30) { try bank.stats(downId)["exited"]?.doubleValue == 1 },
+                      "a webhook that stays down held the journey forever")
+        let downStats = try bank.stats(downId)
+        guard case .array(let downNodes)? = downStats["nodes"] else { return XCTFail("no node stats: \(downStats)") }
+        XCTAssertEqual(downNodes.first { $0["nodeId"]?.stringValue == "hook" }?["outcomes"]?["failed"]?.doubleValue, 1, "\(downStats)")
+        XCTAssertEqual(downNodes.first { $0["nodeId"]?.stringValue == "hook" }?["reached"]?.doubleValue, 1,
+                       "a retried step counts once: \(downStats)")
+        XCTAssertTrue(platform.canvases[0].standardOutput.contains("journey step held back"), "the retry is logged")
+        XCTAssertTrue(platform.canvases[0].standardOutput.contains("webhook failed after its attempts"))
     }
 }

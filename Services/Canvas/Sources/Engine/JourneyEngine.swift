@@ -29,6 +29,9 @@ public final class JourneyEngine: BackgroundTask, @unchecked Sendable {
     let lease: TimeInterval
     let pollInterval: TimeInterval
     let timeZone: TimeZone
+    /// Claims of one journey on a failing webhook before the node gives up (`failed`) and the journey
+    /// moves on; with the backoff of `release(_:)`, 10 cover about eight minutes of an outside outage.
+    let webhookAttempts: Int
     let logger: Logger
     let wake = WakeSignal()
     private var loops: [BackgroundLoop] = []
@@ -37,7 +40,7 @@ public final class JourneyEngine: BackgroundTask, @unchecked Sendable {
     private var owners: [String: (orgId: String, orgPath: String)] = [:]
 
     init(database: PostgresPool, peers: Peers, facts: JourneyFacts, threads: Int, batchSize: Int, lease: TimeInterval,
-         pollInterval: TimeInterval, timeZone: TimeZone, logger: Logger) {
+         pollInterval: TimeInterval, timeZone: TimeZone, webhookAttempts: Int = 10, logger: Logger) {
         self.database = database
         self.peers = peers
         self.facts = facts
@@ -47,6 +50,7 @@ public final class JourneyEngine: BackgroundTask, @unchecked Sendable {
         self.lease = lease
         self.pollInterval = pollInterval
         self.timeZone = timeZone
+        self.webhookAttempts = webhookAttempts
         self.logger = logger
     }
 
@@ -117,7 +121,11 @@ public final class JourneyEngine: BackgroundTask, @unchecked Sendable {
         var tasks: [(node: String, text: String)] = []
         /// The side effect the journey waits for at `node` (nil: settled for this claim).
         var pending: Pending?
+        /// Why this journey's effect could not be done now: the journey alone goes back to the queue with
+        /// a backoff (its keys make the retry harmless), the rest of the batch goes on.
+        var heldBack: String?
     }
+
 
     enum Pending { case send, split, reward, tag, webhook }
 
@@ -179,13 +187,20 @@ public final class JourneyEngine: BackgroundTask, @unchecked Sendable {
             try process(claimed)
         } catch {
             // Back off and hand the batch back; the keys make the retry harmless.
-            let delay = min(60, pow(2, Double(min(claimed.map(\.attempts).max() ?? 1, 6))))
-            try? database.execute("""
-                UPDATE journeys SET claimed_until = NULL, due_at = now() + $2 * interval '1 second' WHERE id = ANY($1::bigint[])
-                """, claimed.map(\.id), delay)
+            try? release(claimed)
             throw error
         }
         return claimed.count
+    }
+
+    /// Hands journeys back unfinished, due again after a backoff that grows with their claims (the
+    /// claim counted an attempt; completing resets it).
+    func release(_ journeys: [Claimed]) throws {
+        guard !journeys.isEmpty else { return }
+        let delay = min(60, pow(2, Double(min(journeys.map(\.attempts).max() ?? 1, 6))))
+        try database.execute("""
+            UPDATE journeys SET claimed_until = NULL, due_at = now() + $2 * interval '1 second' WHERE id = ANY($1::bigint[])
+            """, journeys.map(\.id), delay)
     }
 
     func claim() throws -> [Claimed] {
@@ -233,12 +248,18 @@ public final class JourneyEngine: BackgroundTask, @unchecked Sendable {
             let pending = outcomes.indices.filter { outcomes[$0].pending != nil }
             guard !pending.isEmpty else { break }
             try perform(pending, in: &outcomes, now: now)
-            for i in pending where outcomes[i].pending == nil {
+            for i in pending where outcomes[i].pending == nil && outcomes[i].heldBack == nil {
                 let d = try document(for: outcomes[i].journey)
                 advance(&outcomes[i], document: d, now: now)
             }
         }
-        try complete(outcomes, now: now)
+        let held = outcomes.filter { $0.heldBack != nil }
+        try complete(outcomes.filter { $0.heldBack == nil }, now: now)
+        for o in held {
+            logger.warning("journey step held back", ["canvasId": .string(o.journey.canvasId), "journeyId": .string(String(o.journey.id)),
+                                                      "attempt": .int(o.journey.attempts), "reason": .string(o.heldBack ?? "")])
+        }
+        try release(held.map(\.journey))
     }
 
     /// Moves through nodes that need nothing outside, stopping at a wait or a side effect.
@@ -320,7 +341,14 @@ public final class JourneyEngine: BackgroundTask, @unchecked Sendable {
             switch outcomes[i].pending! {
             case .send: sends[outcomes[i].journey.canvasId, default: []].append(i)
             case .split: splits.append(i)
-            default: try performSingle(i, in: &outcomes)
+            default:
+                // One journey's outside call failing holds back that journey, not the whole batch.
+                do {
+                    try performSingle(i, in: &outcomes)
+                } catch {
+                    outcomes[i].pending = nil
+                    outcomes[i].heldBack = "\(error)"
+                }
             }
         }
         for (canvas, group) in sends {
@@ -431,9 +459,20 @@ public final class JourneyEngine: BackgroundTask, @unchecked Sendable {
                 "canvasId": .string(o.journey.canvasId), "nodeId": .string(node.id), "journeyId": .string(String(o.journey.id)),
                 "customerId": .string(o.journey.customerId), "key": .string(key),
             ])
-            switch try peers.webhook(url, payload: payload, key: key) {
+            let answer: Peers.WebhookOutcome
+            do {
+                answer = try peers.webhook(url, payload: payload, key: key)
+            } catch where o.journey.attempts >= webhookAttempts {
+                // The bank's outside system stayed down through every attempt: the node fails, the journey goes on.
+                answer = .failed("\(error)")
+            }
+            switch answer {
             case .answered(let status):
                 outcome = "status_\(status)"
+            case .failed(let why):
+                outcome = "failed"
+                logger.warning("webhook failed after its attempts", ["canvasId": .string(o.journey.canvasId), "nodeId": .string(node.id),
+                                                                     "journeyId": .string(String(o.journey.id)), "reason": .string(why)])
             case .refused(let why):
                 // A failed node, not a retry: the URL will not become acceptable by trying again.
                 outcome = "refused"

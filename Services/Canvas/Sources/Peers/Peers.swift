@@ -135,6 +135,8 @@ public struct Peers: Sendable {
         case answered(Int)
         /// The guard refused to call it; never retried.
         case refused(String)
+        /// Unreachable or failing (5xx) through every attempt the engine gives it.
+        case failed(String)
     }
 
     /// Posts a journey step to an outside URL with the step's idempotency key, once `webhookGuard` lets

@@ -25,7 +25,7 @@ public final class CanvasApp: Sendable {
         let facts = JourneyFacts(outbox: destinations.isEmpty ? nil : try Outbox(schema: schema), destinations: destinations)
         let engine = JourneyEngine(database: database, peers: peers, facts: facts, threads: settings.workers, batchSize: settings.batch,
                                    lease: settings.lease, pollInterval: settings.pollInterval, timeZone: settings.service.timeZone,
-                                   logger: service.logger)
+                                   webhookAttempts: settings.webhookAttempts, logger: service.logger)
         self.engine = engine
         let store = CanvasStore(database: database)
         let waves = EntryWaves(database: database, peers: peers, entry: engine.entry, timeZone: settings.service.timeZone, lease: settings.lease)

@@ -23,6 +23,9 @@ public struct CanvasSettings: Sendable {
     /// Hosts a webhook node may call although they resolve inside the bank (loopback, private,
     /// link-local…), comma-separated (`LATTICE_CANVAS_WEBHOOK_ALLOW`); empty: public addresses only.
     public var webhookAllowedHosts: [String]
+    /// Claims of a journey on an unreachable or failing webhook before the node fails and the journey
+    /// goes on (`LATTICE_CANVAS_WEBHOOK_ATTEMPTS`); the backoff doubles from 2 s up to a minute.
+    public var webhookAttempts: Int
 
     public init(config: ConfigReader) throws(ConfigError) {
         service = try ServiceSettings(service: "canvas", config: config, defaultPort: 8083)
@@ -39,10 +42,8 @@ public struct CanvasSettings: Sendable {
         batch = try config.int("LATTICE_CANVAS_BATCH", in: 1...5_000, default: 500)
         lease = try config.duration("LATTICE_CANVAS_LEASE", in: 1...3_600, default: 60)
         pollInterval = try config.duration("LATTICE_CANVAS_POLL_INTERVAL", in: 0.01...60, default: 0.5)
-        eventSubscribers = try config.value("LATTICE_EVENT_SUBSCRIBERS", ConfigParser<[String: String]>(
-            expected: "name=url pairs separated by commas", placeholder: { [:] }) {
-                try? OutboxRelayConfiguration.parseSubscribers($0)
-            }, default: [:])
+        eventSubscribers = try config.eventSubscribers()
         webhookAllowedHosts = try config.list("LATTICE_CANVAS_WEBHOOK_ALLOW", default: [])
+        webhookAttempts = try config.int("LATTICE_CANVAS_WEBHOOK_ATTEMPTS", in: 1...50, default: 10)
     }
 }
