@@ -130,9 +130,9 @@ final class CanvasSafetyTests: XCTestCase {
             "flaky.example": .temporaryFailure("Temporary failure in name resolution"),
         ]
         let g = guardWith(allow: ["CRM.bank.internal.", "127.0.0.1"], dns: dns)
-        XCTAssertEqual(g.check("https://crm.partner.example/hook"), .allowed)
-        XCTAssertEqual(g.check("http://crm.bank.internal:8443/hook"), .allowed, "on the allow-list (case and trailing dot ignored)")
-        XCTAssertEqual(g.check("http://127.0.0.1:9000/send"), .allowed, "an allowed literal")
+        XCTAssertEqual(g.check("https://crm.partner.example/hook"), .allowed(pinned: ["203.0.113.10"]), "connects to what was checked")
+        XCTAssertEqual(g.check("http://crm.bank.internal:8443/hook"), .allowed(pinned: []), "on the allow-list (case and trailing dot ignored)")
+        XCTAssertEqual(g.check("http://127.0.0.1:9000/send"), .allowed(pinned: []), "an allowed literal")
         let metadata = try XCTUnwrap(refused(g.check("http://metadata.evil.example/latest/meta-data/")))
         XCTAssertTrue(metadata.contains("169.254.169.254") && metadata.contains("link-local"), metadata)
         XCTAssertTrue(try XCTUnwrap(refused(g.check("https://split.evil.example/"))).contains("10.0.0.8"))
@@ -151,14 +151,14 @@ final class CanvasSafetyTests: XCTestCase {
                     "http://0.0.0.0:8080/x", "http://LOCALHOST./x"] {
             XCTAssertNotNil(refused(g.check(url)), url)
         }
-        XCTAssertEqual(g.check("http://203.0.113.7/x"), .allowed, "a public literal needs no DNS")
+        XCTAssertEqual(g.check("http://203.0.113.7/x"), .allowed(pinned: ["203.0.113.7"]), "a public literal needs no DNS")
         // The allow-list read through the service's settings, like every other setting.
         let settings = try CanvasSettings(config: ConfigReader(environment: [
             "DATABASE_URL": "postgres://nobody@127.0.0.1:1/none", "LATTICE_INTERNAL_SECRET": "safety-test-secret-0123456789",
             "LATTICE_CANVAS_WEBHOOK_ALLOW": " 127.0.0.1 , crm.bank.internal",
         ]))
         XCTAssertEqual(settings.webhookAllowedHosts, ["127.0.0.1", "crm.bank.internal"])
-        XCTAssertEqual(WebhookGuard(allowedHosts: settings.webhookAllowedHosts).check("http://127.0.0.1:9/x"), .allowed)
+        XCTAssertEqual(WebhookGuard(allowedHosts: settings.webhookAllowedHosts).check("http://127.0.0.1:9/x"), .allowed(pinned: []))
         let none = try CanvasSettings(config: ConfigReader(environment: [
             "DATABASE_URL": "postgres://nobody@127.0.0.1:1/none", "LATTICE_INTERNAL_SECRET": "safety-test-secret-0123456789",
         ]))

@@ -419,6 +419,28 @@ final class HTTPClientTests: XCTestCase {
         }
     }
 
+    func testPinnedAddressesAreConnectedToInsteadOfResolvingTheName() throws {
+        let client = client { $0.retry = .none; $0.connectTimeoutMs = 3_000 }
+        let url = "http://pinned-upstream.invalid:\(upstream.server.port)/items/p1"
+        var request = HTTPClientRequest(method: "GET", url: url)
+        request.pinnedAddresses = ["127.0.0.1"]
+        XCTAssertEqual(try client.send(request).decode(Item.self).id, "p1", "a name that does not exist reaches the pinned address")
+        // Blocking and non-blocking sends alike.
+        let done = DispatchSemaphore(value: 0)
+        let results = AsyncResults()
+        client.send(request) { results.add(0, $0); done.signal() }
+        XCTAssertEqual(done.wait(timeout: .now() + 10), .success)
+        guard case .success(let answer)? = results[0] else { return XCTFail("\(String(describing: results[0]))") }
+        XCTAssertEqual(answer.status, 200)
+        // Pins must be numeric addresses.
+        for bad in [[], ["localhost"], ["127.0.0.1\r\nHost: x"]] {
+            request.pinnedAddresses = bad
+            XCTAssertThrowsError(try client.send(request), "\(bad)") { error in
+                guard case HTTPClientError.invalidRequest = error else { return XCTFail("\(error)") }
+            }
+        }
+    }
+
     func test503IsRetriedForGetAndNotForPost() throws {
         let client = client()
         let get = try client.send(HTTPClientRequest(method: "GET", url: "\(upstream.base)/flaky"))

@@ -17,6 +17,8 @@ struct PreparedRequest {
     var connectTimeoutMs: Int
     var timeoutMs: Int
     var idempotent: Bool
+    /// IP literals for the URL's host (checked by `prepare`); nil resolves the name.
+    var pinnedAddresses: [String]? = nil
 }
 
 /// What one attempt produced.
@@ -200,6 +202,8 @@ final class TransferSetup {
     let receiver: StreamingReceiver?
     let upload: UploadSource?
     private(set) var headerList: UnsafeMutablePointer<curl_slist>?
+    /// The `CURLOPT_RESOLVE` entry of a pinned request (libcurl does not copy the list).
+    private(set) var resolveList: UnsafeMutablePointer<curl_slist>?
     /// The first option libcurl refused, if any (the transfer must not start then).
     var error: CURLcode = CURLE_OK
 
@@ -210,10 +214,13 @@ final class TransferSetup {
     }
 
     func adopt(_ list: UnsafeMutablePointer<curl_slist>?) { headerList = list }
+    func adopt(resolve list: UnsafeMutablePointer<curl_slist>?) { resolveList = list }
 
     func release() {
         curl_slist_free_all(headerList)
         headerList = nil
+        curl_slist_free_all(resolveList)
+        resolveList = nil
     }
 }
 
@@ -238,6 +245,16 @@ func configureTransfer(_ request: PreparedRequest, on handle: CurlEasyHandle, co
     // Signals are process-wide; a multi-threaded program must not let curl use SIGALRM for timeouts.
     setLong(CURLOPT_NOSIGNAL, 1)
     setString(CURLOPT_URL, request.url)
+    if let pinned = request.pinnedAddresses, let entry = resolveEntry(url: request.url, addresses: pinned) {
+        // "+": the entry ages out of the handle's DNS cache like a looked-up one, and a later
+        // request on this handle resolves the name again.
+        guard let list = curl_slist_append(nil, entry) else {
+            setup.error = CURLE_OUT_OF_MEMORY
+            return setup
+        }
+        setup.adopt(resolve: list)
+        check(lattice_curl_setopt_slist(easy, CURLOPT_RESOLVE, list))
+    }
     check(lattice_curl_allow_http_only(easy))
     setLong(CURLOPT_FOLLOWLOCATION, 0)
     setLong(CURLOPT_CONNECTTIMEOUT_MS, request.connectTimeoutMs)
@@ -365,3 +382,12 @@ let connectionLostCodes: Set<Int> = [
     Int(CURLE_GOT_NOTHING.rawValue), Int(CURLE_SEND_ERROR.rawValue), Int(CURLE_RECV_ERROR.rawValue),
     Int(CURLE_PARTIAL_FILE.rawValue),
 ]
+
+/// `+HOST:PORT:ADDR[,ADDR]` for `CURLOPT_RESOLVE`; nil when the URL's host is itself an address.
+func resolveEntry(url: String, addresses: [String]) -> String? {
+    guard let components = URLComponents(string: url), let host = components.host, !host.isEmpty,
+          !host.hasPrefix("["), !addresses.isEmpty else { return nil }
+    let port = components.port ?? (components.scheme?.lowercased() == "https" ? 443 : 80)
+    let list = addresses.map { $0.contains(":") ? "[\($0)]" : $0 }.joined(separator: ",")
+    return "+\(host):\(port):\(list)"
+}

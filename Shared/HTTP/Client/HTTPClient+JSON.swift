@@ -49,12 +49,13 @@ extension HTTPClient {
     /// branch on the status themselves (404 as "absent", say).
     public func sendJSON(method: String, url: String, body: [UInt8]?, extraHeaders: HTTPHeaders = HTTPHeaders(),
                          context: CallContext = .none, timeoutMs: Int? = nil,
-                         idempotent: Bool? = nil) throws(HTTPClientError) -> HTTPClientResponse {
+                         idempotent: Bool? = nil, pinnedAddresses: [String]? = nil) throws(HTTPClientError) -> HTTPClientResponse {
         var headers = extraHeaders
         if !headers.contains("Accept") { headers.add("Accept", "application/json") }
         if body != nil && !headers.contains("Content-Type") { headers.add("Content-Type", "application/json") }
-        let request = HTTPClientRequest(method: method, url: url, headers: headers, body: body,
+        var request = HTTPClientRequest(method: method, url: url, headers: headers, body: body,
                                         timeoutMs: timeoutMs, idempotent: idempotent)
+        request.pinnedAddresses = pinnedAddresses
         return try send(request, context: context)
     }
 

@@ -131,7 +131,8 @@ public final class HTTPClient: @unchecked Sendable {
             }
         }
         // On an HTTP event loop the transfer runs on that loop itself: no thread hop either way.
-        if let transport = LoopTransport.current,
+        // The loop transport resolves names itself: pinned requests go through libcurl.
+        if prepared.pinnedAddresses == nil, let transport = LoopTransport.current,
            transport.submit(prepared, configuration: configuration, completion: finish) { return }
         if let onLoop = CurlLoopDriver.current {
             onLoop.submit(prepared, pool: pool, configuration: configuration, completion: finish)
@@ -229,6 +230,12 @@ public final class HTTPClient: @unchecked Sendable {
             throw .invalidRequest("method is not an HTTP token")
         }
         guard Self.isAcceptableURL(request.url) else { throw .invalidURL }
+        let pinned = request.pinnedAddresses
+        if let pinned {
+            guard !pinned.isEmpty, pinned.count <= 16, pinned.allSatisfy(Self.isIPLiteral) else {
+                throw .invalidRequest("pinnedAddresses must be 1…16 numeric IP addresses")
+            }
+        }
 
         var headers = request.headers
         var added = context.headers
@@ -253,11 +260,17 @@ public final class HTTPClient: @unchecked Sendable {
             hasExpect: hasExpect, body: request.body,
             connectTimeoutMs: Self.clampMs(request.connectTimeoutMs ?? configuration.connectTimeoutMs),
             timeoutMs: Self.clampMs(request.timeoutMs ?? configuration.timeoutMs),
-            idempotent: request.isIdempotent)
+            idempotent: request.isIdempotent, pinnedAddresses: pinned)
     }
 
     /// Timeouts live between 1 ms and one hour: curl reads 0 as "no timeout", which we never want.
     private static func clampMs(_ value: Int) -> Int { min(max(value, 1), 3_600_000) }
+
+    /// A numeric IPv4 or IPv6 address.
+    private static func isIPLiteral(_ text: String) -> Bool {
+        var v4 = in_addr(), v6 = in6_addr()
+        return inet_pton(AF_INET, text, &v4) == 1 || inet_pton(AF_INET6, text, &v6) == 1
+    }
 
     /// RFC 9110 token characters.
     private static func isToken(_ text: String) -> Bool {

@@ -16,6 +16,11 @@ public struct HTTPClientRequest: Sendable {
     /// Whether the request may safely be sent twice. nil derives it from the method: GET, HEAD, PUT,
     /// DELETE, OPTIONS and TRACE are idempotent; POST and PATCH only when they carry `Idempotency-Key`.
     public var idempotent: Bool?
+    /// IP literals to connect to for the URL's host instead of resolving it. A caller that checked
+    /// where a name points (a webhook guarded against reaching inside the bank) pins what it checked,
+    /// so an answer changing between its lookup and the connection (DNS rebinding) cannot redirect
+    /// the call. nil resolves as usual.
+    public var pinnedAddresses: [String]? = nil
 
     public init(method: String, url: String, headers: HTTPHeaders = HTTPHeaders(), body: [UInt8]? = nil,
                 timeoutMs: Int? = nil, connectTimeoutMs: Int? = nil, idempotent: Bool? = nil) {

@@ -142,15 +142,16 @@ public struct Peers: Sendable {
     /// Posts a journey step to an outside URL with the step's idempotency key, once `webhookGuard` lets
     /// it; 4xx is final, 5xx and DNS failing for now are retried (the key makes that harmless).
     func webhook(_ url: String, payload: JSONValue, key: String) throws -> WebhookOutcome {
+        let pinned: [String]
         switch webhookGuard.check(url) {
         case .refused(let why): return .refused(why)
         case .retryLater(let why): throw APIError.unavailable("the webhook cannot be called now: \(why)", code: "webhook_unavailable")
-        case .allowed: break
+        case .allowed(let addresses): pinned = addresses
         }
         var headers = HTTPHeaders()
         headers.add("Idempotency-Key", key)
         let r = try outside.sendJSON(method: "POST", url: url, body: try outside.encode(payload), extraHeaders: headers, timeoutMs: 10_000,
-                                    idempotent: true)
+                                    idempotent: true, pinnedAddresses: pinned.isEmpty ? nil : pinned)
         if r.status >= 500 { throw APIError.unavailable("the webhook answered \(r.status)", code: "webhook_unavailable") }
         return .answered(r.status)
     }

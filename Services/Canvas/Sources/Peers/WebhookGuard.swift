@@ -11,9 +11,9 @@ import Glibc
 ///
 /// Every address counts, not just the first: a name answering a public and a private address would
 /// otherwise let libcurl pick the private one. The HTTP client follows no redirects, so a public host
-/// cannot bounce the call inward. Remaining gap: libcurl resolves the name again, so a name whose DNS
-/// answer changes between the two lookups (rebinding) is not caught; pinning the checked address needs
-/// a resolve override in the shared HTTP client.
+/// cannot bounce the call inward, and the call connects to the addresses checked
+/// (`HTTPClientRequest.pinnedAddresses`), so a name answering differently a moment later (DNS
+/// rebinding) cannot either.
 struct WebhookGuard: Sendable {
     /// Lower-cased host names and literals, without a trailing dot.
     let allowedHosts: Set<String>
@@ -29,7 +29,9 @@ struct WebhookGuard: Sendable {
     }
 
     enum Verdict: Sendable, Equatable {
-        case allowed
+        /// Call it, connecting to `pinned` (the addresses checked; empty for an allowed host, which
+        /// resolves as usual) so that the name cannot point elsewhere by the time libcurl connects.
+        case allowed(pinned: [String])
         /// Never called: the reason is the node's outcome and the log line.
         case refused(String)
         /// DNS failed for now; the step is retried like a connect failure.
@@ -54,7 +56,7 @@ struct WebhookGuard: Sendable {
             return .refused("the url is not an http(s) URL with a host")
         }
         let host = Self.normalize(rawHost.removingPercentEncoding ?? rawHost)
-        if allowedHosts.contains(host) { return .allowed }
+        if allowedHosts.contains(host) { return .allowed(pinned: []) }
         switch resolve(host) {
         case .unknownHost:
             return .refused("the host \(host.prefix(100)) does not resolve")
@@ -66,7 +68,7 @@ struct WebhookGuard: Sendable {
                 return .refused("the host \(host.prefix(100)) resolves to \(inside) (\(inside.internalRange!)), an address inside the bank; "
                                 + "operators allow such hosts with LATTICE_CANVAS_WEBHOOK_ALLOW")
             }
-            return .allowed
+            return .allowed(pinned: list.map(\.description))
         }
     }
 
