@@ -13,6 +13,11 @@ final class CanvasDocumentTests: XCTestCase {
     }
 
     func fault(_ json: JSONValue, file: StaticString = #filePath, line: UInt = #line) -> APIError? {
+        Self.fault(json, file: file, line: line)
+    }
+
+    /// The error a document that must be refused is refused with (a test failure if it is accepted).
+    static func fault(_ json: JSONValue, file: StaticString = #filePath, line: UInt = #line) -> APIError? {
         do {
             _ = try CanvasDocument(json: json)
             XCTFail("accepted", file: file, line: line)

@@ -130,16 +130,22 @@ public final class JourneyEngine: BackgroundTask, @unchecked Sendable {
     enum Pending { case send, split, reward, tag, webhook }
 
     func document(canvas: String, version: Int) throws -> CanvasDocument {
-        let key = "\(canvas)#\(version)"
+        try cachedDocument("\(canvas)#\(version)", canvas: canvas, missing: "canvas \(canvas) has no version \(version)") {
+            try database.query("""
+                SELECT v.document::text AS d, c.org_id, c.org_path FROM canvas_versions v JOIN canvases c ON c.id = v.canvas_id
+                 WHERE v.canvas_id = $1 AND v.version = $2
+                """, canvas, version).first
+        }
+    }
+
+    /// The document cached under `key`, or loaded by `load` (a row of `d`, `org_id`, `org_path`) and
+    /// cached with its canvas's owner; documents never change once stored, so the cache never expires.
+    private func cachedDocument(_ key: String, canvas: String, missing: @autoclosure () -> String,
+                                load: () throws -> PostgresRow?) throws -> CanvasDocument {
         lock.lock()
         if let d = versions[key] { lock.unlock(); return d }
         lock.unlock()
-        guard let row = try database.query("""
-            SELECT v.document::text AS d, c.org_id, c.org_path FROM canvas_versions v JOIN canvases c ON c.id = v.canvas_id
-             WHERE v.canvas_id = $1 AND v.version = $2
-            """, canvas, version).first else {
-            throw APIError.internalError("canvas \(canvas) has no version \(version)")
-        }
+        guard let row = try load() else { throw APIError.internalError(missing()) }
         let d = try CanvasDocument(json: try Canvas.parse(try row.decode("d")))
         lock.lock()
         versions[key] = d
@@ -156,21 +162,11 @@ public final class JourneyEngine: BackgroundTask, @unchecked Sendable {
 
     /// The copy of the document a test run rehearses (a draft has no version).
     func document(testRun run: String, canvas: String) throws -> CanvasDocument {
-        let key = "test:\(run)"
-        lock.lock()
-        if let d = versions[key] { lock.unlock(); return d }
-        lock.unlock()
-        guard let row = try database.query("""
-            SELECT t.document::text AS d, c.org_id, c.org_path FROM test_runs t JOIN canvases c ON c.id = t.canvas_id WHERE t.id = $1
-            """, run).first else {
-            throw APIError.internalError("test run \(run) is missing")
+        try cachedDocument("test:\(run)", canvas: canvas, missing: "test run \(run) is missing") {
+            try database.query("""
+                SELECT t.document::text AS d, c.org_id, c.org_path FROM test_runs t JOIN canvases c ON c.id = t.canvas_id WHERE t.id = $1
+                """, run).first
         }
-        let d = try CanvasDocument(json: try Canvas.parse(try row.decode("d")))
-        lock.lock()
-        versions[key] = d
-        owners[canvas] = (try row.decode("org_id"), try row.decode("org_path"))
-        lock.unlock()
-        return d
     }
 
     func owner(_ canvas: String) -> (orgId: String, orgPath: String) {
