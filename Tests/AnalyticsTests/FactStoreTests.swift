@@ -95,8 +95,8 @@ final class FactStoreTests: XCTestCase {
     /// Each rollup table with its key (the primary key without `shard`).
     static let rollupTables: [(table: String, key: [String])] = [
         ("canvas_nodes", ["canvas_id", "node_id", "org_path"]), ("canvas_suppressions", ["canvas_id", "node_id", "org_path", "reason"]),
-        ("canvas_totals", ["canvas_id", "org_path"]), ("experiment_arms", ["canvas_id", "arm", "org_path"]),
-        ("experiment_plans", ["canvas_id", "arm"]), ("experiment_members", ["canvas_id", "customer_id"]),
+        ("canvas_totals", ["canvas_id", "org_path"]), ("experiment_arms", ["canvas_id", "canvas_version", "arm", "org_path"]),
+        ("experiment_plans", ["canvas_id", "canvas_version", "arm"]), ("experiment_members", ["canvas_id", "customer_id"]),
         ("channel_daily", ["day", "channel", "org_path"]), ("reward_daily", ["day", "reward_id", "org_path"]),
         ("lifecycle_daily", ["day", "org_path", "from_stage", "to_stage"]), ("activity_daily", ["day", "org_path", "canvas_id"]),
         ("event_daily", ["day", "org_path", "event_name"]),
@@ -105,7 +105,7 @@ final class FactStoreTests: XCTestCase {
     /// Every rollup table with its shards summed: key → the other columns (numbers summed, rounded to
     /// 1e-6; text kept). `seen_at` is left out (the latest entry's time is not order-independent when
     /// two entries tie; the share is).
-    func dump(_ db: PostgresPool) throws -> [String: [String: String]] {
+    static func dump(_ db: PostgresPool) throws -> [String: [String: String]] {
         var out: [String: [String: String]] = [:]
         for (table, key) in Self.rollupTables {
             var rows: [String: [String: JSONValue]] = [:]
@@ -114,7 +114,13 @@ final class FactStoreTests: XCTestCase {
                 let k = key.map { o[$0]?.stringValue ?? "" }.joined(separator: "|")
                 var merged = rows[k] ?? [:]
                 for (name, value) in o where !key.contains(name) {
-                    if case .number(let n) = value, case .number(let m)? = merged[name] { merged[name] = .number(n + m) } else { merged[name] = value }
+                    // Text is kept from any shard that has it (as the reports' max() does): a shard row made by a
+                    // message fact has no node type until a node visit lands in the same shard.
+                    if case .number(let n) = value, case .number(let m)? = merged[name] {
+                        merged[name] = .number(n + m)
+                    } else if value != .null || merged[name] == nil {
+                        merged[name] = value
+                    }
                 }
                 rows[k] = merged
             }
@@ -141,7 +147,7 @@ final class FactStoreTests: XCTestCase {
             }
         }
         XCTAssertEqual(errors.all.map { String(describing: $0) }, [])
-        let a = try dump(bulk), b = try dump(single)
+        let a = try Self.dump(bulk), b = try Self.dump(single)
         XCTAssertGreaterThan(try single.query("SELECT count(DISTINCT shard)::bigint AS n FROM canvas_totals")[0].decode("n", as: Int.self), 1)
         for table in a.keys.sorted() {
             XCTAssertEqual(a[table], b[table], table)
@@ -222,7 +228,7 @@ final class FactStoreTests: XCTestCase {
         // The same session (a pool of connections) starts clean: nothing staged survives the rollback.
         try db.transaction { try store.ingest(Array(facts.prefix(1)), on: $0) }
         XCTAssertEqual(try db.query("SELECT count(*)::bigint AS n FROM facts")[0].decode("n", as: Int.self), 1)
-        let rolled = try dump(db).values.reduce(0) { $0 + $1.count }
+        let rolled = try Self.dump(db).values.reduce(0) { $0 + $1.count }
         XCTAssertGreaterThan(rolled, 0)
         XCTAssertLessThanOrEqual(rolled, 8, "only the one fact's rollup rows")
     }
@@ -232,7 +238,9 @@ final class FactStoreTests: XCTestCase {
         let day = Date(timeIntervalSince1970: 1_796_230_800)   // 2026-12-03 01:00 in Shanghai
         var early = Fact(eventId: UUID(), type: FactDecoder.behaviourEventType, occurredAt: day, customerId: "c1", orgPath: "/hq/")
         early.eventName = "app_login"
-        try db.transaction { try store.ingest([early], on: $0) }
+        // Ingested when its day was beyond the store's reach (a far future fact): it waits in the default partition.
+        let store = FactStore(timeZone: "Asia/Shanghai", partitionReach: 0)
+        try db.transaction { try store.ingest([early], on: $0, now: day.addingTimeInterval(-30 * 86_400)) }
         XCTAssertEqual(try db.query("SELECT count(*)::bigint AS n FROM facts_default")[0].decode("n", as: Int.self), 1)
         let created = try db.transaction { try store.ensurePartitions(from: day.addingTimeInterval(-86_400), through: day.addingTimeInterval(2 * 86_400), on: $0) }
         XCTAssertEqual(created, 4)
@@ -245,7 +253,7 @@ final class FactStoreTests: XCTestCase {
         var late = early
         late.eventId = UUID()
         late.occurredAt = Date(timeIntervalSince1970: 1_796_311_800)
-        try db.transaction { try store.ingest([late], on: $0) }
+        try db.transaction { try store.ingest([late], on: $0, now: day) }
         XCTAssertEqual(try db.query("SELECT count(*)::bigint AS n FROM facts_20261203")[0].decode("n", as: Int.self), 2)
     }
 }

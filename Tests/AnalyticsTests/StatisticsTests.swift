@@ -92,6 +92,34 @@ final class StatisticsTests: XCTestCase {
         XCTAssertEqual(SampleRatioCheck(observed: [50_500, 49_500], planned: [45, 45]).chiSquare ?? 0, 10.0, accuracy: 1e-9)
     }
 
+    /// Strata (canvas versions with their own weights) add up: χ² = Σ χ²ᵥ on Σ (kᵥ − 1) degrees of freedom.
+    /// With 2 degrees of freedom the chi-square survival is exactly exp(−x/2), a reference without scipy.
+    func testStrataAreEachJudgedByTheirOwnPlanAndAddUp() throws {
+        let strata = [SampleRatioCheck.Stratum(observed: [510, 490], planned: [0.5, 0.5]),
+                      SampleRatioCheck.Stratum(observed: [850, 150], planned: [0.8, 0.2])]
+        let r = SampleRatioCheck(strata: strata)
+        // 10² / 500 · 2 = 0.4, plus 50² / 800 + 50² / 200 = 15.625.
+        XCTAssertEqual(try XCTUnwrap(r.chiSquare), 16.025, accuracy: 1e-9)
+        XCTAssertEqual(r.degreesOfFreedom, 2)
+        XCTAssertEqual(try XCTUnwrap(r.pValue), exp(-16.025 / 2), accuracy: 1e-15)
+        XCTAssertEqual(r.outcome, .mismatch)
+        // Each version on plan: no alarm, where pooling 1,300 / 700 against the latest 80/20 would raise one.
+        let onPlan = SampleRatioCheck(strata: [SampleRatioCheck.Stratum(observed: [500, 500], planned: [0.5, 0.5]),
+                                               SampleRatioCheck.Stratum(observed: [800, 200], planned: [0.8, 0.2])])
+        XCTAssertEqual(onPlan.outcome, .ok)
+        XCTAssertEqual(SampleRatioCheck(observed: [1_300, 700], planned: [0.8, 0.2]).outcome, .mismatch)
+        // A stratum too small to judge, or of one arm, is left out; one without a plan makes the plan unknown.
+        let small = SampleRatioCheck(strata: [SampleRatioCheck.Stratum(observed: [3, 4], planned: [0.5, 0.5]),
+                                              SampleRatioCheck.Stratum(observed: [900], planned: [1]),
+                                              SampleRatioCheck.Stratum(observed: [50_500, 49_500], planned: [0.5, 0.5])])
+        XCTAssertEqual(try XCTUnwrap(small.chiSquare), 10.0, accuracy: 1e-9)
+        XCTAssertEqual(small.degreesOfFreedom, 1)
+        XCTAssertEqual(SampleRatioCheck(strata: [SampleRatioCheck.Stratum(observed: [3, 4], planned: [0.5, 0.5])]).outcome, .notEnoughData)
+        XCTAssertEqual(SampleRatioCheck(strata: [SampleRatioCheck.Stratum(observed: [500, 500], planned: [0.5, 0.5]),
+                                                 SampleRatioCheck.Stratum(observed: [300, 100], planned: [nil, 0.5])]).outcome, .planUnknown)
+        XCTAssertEqual(SampleRatioCheck(strata: []).outcome, .notEnoughData)
+    }
+
     func testSampleRatioEdgeCases() {
         XCTAssertEqual(SampleRatioCheck(observed: [3, 4], planned: [0.5, 0.5]).outcome, .notEnoughData)
         XCTAssertNil(SampleRatioCheck(observed: [3, 4], planned: [0.5, 0.5]).pValue)

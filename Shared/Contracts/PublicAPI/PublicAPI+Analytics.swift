@@ -5,6 +5,7 @@ extension PublicAPI {
         let rate = JSONSchema.number(minimum: 0, description: "A share 0…1; absent when its denominator is zero.")
         let money = JSONSchema.string(pattern: "^-?[0-9]+\\.[0-9]{2}$", description: "CNY, two decimals.")
         let count = JSONSchema.integer(minimum: 0)
+        let srmOutcome = JSONSchema.string(enumeration: ["ok", "mismatch", "not_enough_data", "plan_unknown"])
         let figures = JSONSchema.object([
             "entered": count, "sends": count, "delivered": count, "clicks": count, "conversions": count,
             "convertedAmount": money, "rewardCost": money,
@@ -37,10 +38,16 @@ extension PublicAPI {
                     "verdict": JSONSchema.string(enumeration: ["baseline", "significant", "not_significant", "not_enough_data"]),
                 ], required: ["arm", "isBaseline", "customers", "conversions", "verdict"])),
                 "sampleRatio": JSONSchema.object([
-                    "chiSquare": JSONSchema.number(minimum: 0), "pValue": JSONSchema.number(minimum: 0),
-                    "outcome": JSONSchema.string(enumeration: ["ok", "mismatch", "not_enough_data", "plan_unknown"]),
+                    "chiSquare": JSONSchema.number(minimum: 0, description: "Summed over canvas versions, each against its own planned shares."),
+                    "degreesOfFreedom": JSONSchema.integer(minimum: 1), "pValue": JSONSchema.number(minimum: 0),
+                    "outcome": srmOutcome,
                     "warning": JSONSchema.string(description: "Present when p < 0.001."),
-                ], required: ["outcome"]),
+                    "versions": JSONSchema.array(JSONSchema.object([
+                        "canvasVersion": JSONSchema.integer(minimum: 0, description: "Absent for entries that did not name their version."),
+                        "customers": count, "chiSquare": JSONSchema.number(minimum: 0), "pValue": JSONSchema.number(minimum: 0),
+                        "outcome": srmOutcome,
+                    ], required: ["customers", "outcome"])),
+                ], required: ["outcome", "versions"]),
             ], required: ["canvasId", "orgPath", "arms", "sampleRatio"]),
             "ChannelReport": JSONSchema.object([
                 "from": JSONSchema.string(format: "date"), "to": JSONSchema.string(format: "date"), "orgPath": JSONSchema.string(),

@@ -3,36 +3,62 @@ import Foundation
 import Postgres
 
 /// Writes facts and keeps the rollups in step, in the caller's transaction: a fact and its counts
-/// commit together or not at all, so a report never counts a fact that is not stored, and a
-/// redelivered event (refused by the inbox in the same transaction) never counts twice.
+/// commit together or not at all, so a report never counts a fact that is not stored, and a fact
+/// stored already (a redelivery the inbox let through, a replayed batch) is neither stored nor
+/// counted again: `facts` is unique on (event_id, occurred_at) and the rollups read only the rows
+/// this transaction inserted.
 ///
 /// One path for one fact and for ten million: the facts are COPYed into a per-session staging table
-/// (`incoming_facts`, emptied at commit), then each rollup is one set-based upsert from it, and the
-/// staged rows move into the partitioned `facts`. A statement runs only when the batch holds a fact
-/// type it counts. Upserts go in key order, so that concurrent transactions lock shared rollup rows
-/// in the same order (no deadlocks).
+/// (`incoming_facts`, emptied at commit), the staged rows go into the partitioned `facts` (those
+/// already there leave the staging table), then each rollup is one set-based upsert from it. A
+/// statement runs only when the batch holds a fact type it counts. Upserts go in key order, so that
+/// concurrent transactions lock shared rollup rows in the same order (no deadlocks). A fact's day
+/// gets its partition before the fact goes in (`FactPartitions`).
 ///
-/// Thread-safety: immutable; the connection belongs to the calling thread.
+/// Thread-safety: immutable but for the partition cache, which guards itself; the connection belongs
+/// to the calling thread.
 public struct FactStore: Sendable {
     /// The bank's time zone identifier: rollup days are its local days.
     public let timeZone: String
     /// Rows each rollup counter is split into (`shard`, 0 ..< rollupShards); a transaction adds to one.
     public let rollupShards: Int
+    let partitionDays: FactPartitions
 
-    public init(timeZone: String, rollupShards: Int = 8) {
+    /// - Parameter partitionReach: days either side of today for which a fact's arrival creates its
+    ///   day's partition; facts further away wait in the default partition.
+    public init(timeZone: String, rollupShards: Int = 8, partitionReach: Int = 400) {
         precondition((1...256).contains(rollupShards), "rollupShards must be 1…256")
+        precondition((0...36_600).contains(partitionReach), "partitionReach must be 0…36600 days")
         self.timeZone = timeZone
         self.rollupShards = rollupShards
+        partitionDays = FactPartitions(timeZone: timeZone, reach: partitionReach)
     }
 
-    /// Stores `facts` and updates every rollup they touch. Must run inside a transaction.
-    public func ingest(_ facts: [Fact], on conn: PostgresConnection) throws {
-        guard !facts.isEmpty else { return }
+    /// Stores `facts` and updates every rollup they touch; returns how many were new (a fact stored
+    /// before, or twice in `facts`, is stored and counted once). Must run inside a transaction.
+    @discardableResult
+    public func ingest(_ facts: [Fact], on conn: PostgresConnection, now: Date = Date()) throws -> Int {
+        guard !facts.isEmpty else { return 0 }
         guard conn.isInTransaction else { throw PostgresError.invalidState("FactStore.ingest runs inside a transaction") }
+        // One row per event id, so that the staged rows match the inserted ones one for one.
+        var seen = Set<UUID>()
+        let facts = facts.filter { seen.insert($0.eventId).inserted }
+        try partitionDays.prepare(for: facts, now: now, on: conn)
         try conn.execute("CREATE TEMP TABLE IF NOT EXISTS incoming_facts (LIKE facts INCLUDING DEFAULTS) ON COMMIT DELETE ROWS")
         // Empty here: rows staged by an earlier transaction went at its commit, or with its rollback.
         try conn.copyFrom("COPY incoming_facts (\(Fact.columns)) FROM STDIN", values: facts.lazy.map(\.copyRow))
-        try conn.execute("INSERT INTO facts (\(Fact.columns)) SELECT \(Fact.columns) FROM incoming_facts")
+        // A concurrent transaction inserting the same fact makes this one wait for its outcome, then
+        // skip the row (committed) or insert it (rolled back): either way exactly one counts it. Rows go
+        // in key order, so that two batches sharing facts wait for each other in one order (no deadlock).
+        let stored = try conn.query("""
+            WITH stored AS (
+                INSERT INTO facts (\(Fact.columns)) SELECT \(Fact.columns) FROM incoming_facts ORDER BY event_id, occurred_at
+                ON CONFLICT (event_id, occurred_at) DO NOTHING RETURNING event_id),
+            stored_before AS (
+                DELETE FROM incoming_facts i WHERE NOT EXISTS (SELECT 1 FROM stored s WHERE s.event_id = i.event_id))
+            SELECT count(*)::bigint AS n FROM stored
+            """)[0].decode("n", as: Int.self)
+        guard stored > 0 else { return 0 }
         let types = Set(facts.map(\.type))
         let shard = Int.random(in: 0..<rollupShards)
         for rollup in Rollup.all where !rollup.types.isDisjoint(with: types) {
@@ -41,6 +67,7 @@ public struct FactStore: Sendable {
                 try conn.execute(statement, binds: binds)
             }
         }
+        return stored
     }
 
     /// Creates the partitions of the bank-local days from `from` to `through`; returns how many were new.
@@ -131,18 +158,24 @@ struct Rollup: Sendable {
                reward_cost = r.reward_cost + excluded.reward_cost, rewards_granted = r.rewards_granted + excluded.rewards_granted
         """])
 
-    /// Each (canvas, customer) of the batch: the arm of its first entry and whether it converted.
+    /// The `canvas_version` key of an entry that did not name its version.
+    static let unknownVersion = -1
+
+    /// Each (canvas, customer) of the batch: the arm and the canvas version of its first entry (the
+    /// same entry for both: ties on the time go by event id), and whether it converted.
     static let experimentSource = """
         src AS (
             SELECT canvas_id, customer_id, (array_agg(org_path ORDER BY occurred_at))[1] AS org_path,
-                   (array_agg(arm ORDER BY occurred_at) FILTER (WHERE type = '\(entered)' AND arm IS NOT NULL))[1] AS arm,
+                   (array_agg(arm ORDER BY occurred_at, event_id) FILTER (WHERE type = '\(entered)' AND arm IS NOT NULL))[1] AS arm,
+                   (array_agg(coalesce(canvas_version, \(unknownVersion)) ORDER BY occurred_at, event_id)
+                        FILTER (WHERE type = '\(entered)' AND arm IS NOT NULL))[1] AS canvas_version,
                    bool_or(type = '\(converted)') AS converted
               FROM incoming_facts WHERE canvas_id IS NOT NULL AND type IN ('\(entered)', '\(converted)')
              GROUP BY canvas_id, customer_id)
         """
 
-    /// A customer counts in its arm once its arm is known, and as a conversion once, whichever of the
-    /// entry and the conversion arrives first. The members are made to exist, then locked (so the
+    /// A customer counts in its arm (of its entry's canvas version) once its arm is known, and as a
+    /// conversion once, whichever of the entry and the conversion arrives first. The members are made to exist, then locked (so the
     /// third statement reads their latest state: READ COMMITTED takes its snapshot after the locks),
     /// then moved and the arms' counts raised by exactly the members whose state changed.
     static let experiments = Rollup(types: [entered, converted], statements: [
@@ -161,35 +194,39 @@ struct Rollup: Sendable {
         WITH \(experimentSource),
         moved AS (
             SELECT m.canvas_id, m.customer_id, m.org_path, m.arm AS old_arm, m.converted AS old_converted,
-                   coalesce(m.arm, s.arm) AS arm, m.converted OR s.converted AS converted
+                   coalesce(m.arm, s.arm) AS arm,
+                   CASE WHEN m.arm IS NULL THEN s.canvas_version ELSE coalesce(m.canvas_version, \(unknownVersion)) END AS canvas_version,
+                   m.converted OR s.converted AS converted
               FROM experiment_members m JOIN src s ON s.canvas_id = m.canvas_id AND s.customer_id = m.customer_id),
         updated AS (
-            UPDATE experiment_members m SET arm = v.arm, converted = v.converted FROM moved v
+            UPDATE experiment_members m SET arm = v.arm, canvas_version = v.canvas_version, converted = v.converted FROM moved v
              WHERE m.canvas_id = v.canvas_id AND m.customer_id = v.customer_id
                AND (m.arm IS DISTINCT FROM v.arm OR m.converted <> v.converted))
-        INSERT INTO experiment_arms AS r (canvas_id, arm, org_path, customers, conversions, shard)
-        SELECT canvas_id, arm, org_path, count(*) FILTER (WHERE old_arm IS NULL),
+        INSERT INTO experiment_arms AS r (canvas_id, canvas_version, arm, org_path, customers, conversions, shard)
+        SELECT canvas_id, canvas_version, arm, org_path, count(*) FILTER (WHERE old_arm IS NULL),
                count(*) FILTER (WHERE converted AND (old_arm IS NULL OR NOT old_converted)), $1::smallint
           FROM moved WHERE arm IS NOT NULL
-         GROUP BY canvas_id, arm, org_path
+         GROUP BY canvas_id, canvas_version, arm, org_path
         HAVING count(*) FILTER (WHERE old_arm IS NULL) > 0 OR count(*) FILTER (WHERE converted AND (old_arm IS NULL OR NOT old_converted)) > 0
-         ORDER BY canvas_id, arm, org_path
-        ON CONFLICT (canvas_id, arm, org_path, shard) DO UPDATE SET
+         ORDER BY canvas_id, canvas_version, arm, org_path
+        ON CONFLICT (canvas_id, canvas_version, arm, org_path, shard) DO UPDATE SET
                customers = r.customers + excluded.customers, conversions = r.conversions + excluded.conversions
         """,
     ])
 
+    /// Each canvas version's planned share of each arm: a new version may change the weights.
     static let experimentPlans = Rollup(types: [entered], statements: ["""
-        INSERT INTO experiment_plans AS r (canvas_id, arm, planned_share, seen_at)
+        INSERT INTO experiment_plans AS r (canvas_id, canvas_version, arm, planned_share, seen_at)
         SELECT * FROM (
-            SELECT DISTINCT ON (canvas_id, arm) canvas_id, arm, planned_share, occurred_at
+            SELECT DISTINCT ON (canvas_id, coalesce(canvas_version, \(unknownVersion)), arm)
+                   canvas_id, coalesce(canvas_version, \(unknownVersion)) AS canvas_version, arm, planned_share, occurred_at
               FROM incoming_facts WHERE type = '\(entered)' AND canvas_id IS NOT NULL AND arm IS NOT NULL AND planned_share IS NOT NULL
-             ORDER BY canvas_id, arm, occurred_at DESC) s
+             ORDER BY canvas_id, coalesce(canvas_version, \(unknownVersion)), arm, occurred_at DESC) s
          -- An unchanged plan is not written: every entry carries it, and the upsert would lock the row.
-         WHERE NOT EXISTS (SELECT 1 FROM experiment_plans p WHERE p.canvas_id = s.canvas_id AND p.arm = s.arm
-                             AND p.planned_share = s.planned_share)
-         ORDER BY canvas_id, arm
-        ON CONFLICT (canvas_id, arm) DO UPDATE SET planned_share = excluded.planned_share, seen_at = excluded.seen_at
+         WHERE NOT EXISTS (SELECT 1 FROM experiment_plans p WHERE p.canvas_id = s.canvas_id AND p.canvas_version = s.canvas_version
+                             AND p.arm = s.arm AND p.planned_share = s.planned_share)
+         ORDER BY canvas_id, canvas_version, arm
+        ON CONFLICT (canvas_id, canvas_version, arm) DO UPDATE SET planned_share = excluded.planned_share, seen_at = excluded.seen_at
          WHERE excluded.seen_at >= r.seen_at
         """])
 

@@ -54,24 +54,27 @@ public struct ReportStore: Sendable {
         }
     }
 
-    /// The arms in scope with the canvas's planned shares; arms planned but without customers are
-    /// included (an empty arm is the plainest mismatch), but only when the caller sees any arm at all.
+    /// The arms in scope per canvas version, with each version's planned shares; arms planned but
+    /// without customers are included (an empty arm is the plainest mismatch), but only when the
+    /// caller sees any arm at all.
     public func experiments(canvasId: String, orgPath: String) throws -> ExperimentReport {
         let rows = try database.query("""
-            SELECT coalesce(a.arm, p.arm) AS arm, coalesce(a.customers, 0)::bigint AS customers,
-                   coalesce(a.conversions, 0)::bigint AS conversions, p.planned_share
-              FROM (SELECT arm, sum(customers) AS customers, sum(conversions) AS conversions FROM experiment_arms
-                     WHERE canvas_id = $1 AND starts_with(org_path, $2) GROUP BY arm) a
-              FULL JOIN (SELECT arm, planned_share FROM experiment_plans WHERE canvas_id = $1) p ON p.arm = a.arm
-             ORDER BY 1
+            SELECT coalesce(a.canvas_version, p.canvas_version) AS canvas_version, coalesce(a.arm, p.arm) AS arm,
+                   coalesce(a.customers, 0)::bigint AS customers, coalesce(a.conversions, 0)::bigint AS conversions, p.planned_share
+              FROM (SELECT canvas_version, arm, sum(customers) AS customers, sum(conversions) AS conversions FROM experiment_arms
+                     WHERE canvas_id = $1 AND starts_with(org_path, $2) GROUP BY canvas_version, arm) a
+              FULL JOIN (SELECT canvas_version, arm, planned_share FROM experiment_plans WHERE canvas_id = $1) p
+                ON p.canvas_version = a.canvas_version AND p.arm = a.arm
+             ORDER BY 1, 2
             """, canvasId, orgPath)
         var counts = try rows.map { row in
-            (arm: try row.decode("arm", as: String.self),
-             count: ArmCount(customers: try row.decode("customers"), conversions: try row.decode("conversions")),
-             plannedShare: try row.decode("planned_share", as: Double?.self))
+            let version: Int = try row.decode("canvas_version")
+            return ExperimentReport.VersionArm(canvasVersion: version == Rollup.unknownVersion ? nil : version, arm: try row.decode("arm"),
+                                               count: ArmCount(customers: try row.decode("customers"), conversions: try row.decode("conversions")),
+                                               plannedShare: try row.decode("planned_share", as: Double?.self))
         }
         if counts.allSatisfy({ $0.count.customers == 0 }) { counts = [] }
-        return ExperimentReport(canvasId: canvasId, orgPath: orgPath, counts: counts)
+        return ExperimentReport(canvasId: canvasId, orgPath: orgPath, versionArms: counts)
     }
 
     public func channels(_ q: ReportQuery) throws -> ChannelReport {

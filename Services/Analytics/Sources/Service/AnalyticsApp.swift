@@ -27,8 +27,8 @@ public final class AnalyticsApp: Sendable {
                 logger.with(requestId: context.requestId).debug("event type not counted", ["type": .string(event.type)])
                 return
             }
-            try facts.ingest([fact], on: conn)
-            stored.increment()
+            // 0 when the fact is stored already (an id the inbox no longer remembers): nothing counts twice.
+            if try facts.ingest([fact], on: conn) > 0 { stored.increment() }
         }
         receiver.register(on: service.router, path: "/internal/v1/events", options: RouteOptions(maxBodyBytes: 256 << 10))
 
