@@ -17,7 +17,11 @@ final class GrantConcurrencyTests: XCTestCase {
 
     override func tearDown() {
         if (testRun?.failureCount ?? 0) > 0, let p = platform {
-            print("rewards log:\n" + p.rewards.standardOutput.split(separator: "\n").filter { $0.contains("error") }.suffix(5).joined(separator: "\n"))
+            // Errors and 5xx answers only: the relay's warnings about its absent subscriber would bury them.
+            print("rewards log:\n" + p.rewards.standardOutput.split(separator: "\n")
+                .filter { $0.contains("\"level\":\"error\"") || $0.contains("\"status\":5") }.suffix(5).joined(separator: "\n"))
+            print("gateway log:\n" + p.gateway.standardOutput.split(separator: "\n")
+                .filter { $0.contains("\"level\":\"error\"") || $0.contains("\"status\":5") }.suffix(5).joined(separator: "\n"))
         }
         platform?.stop()
     }

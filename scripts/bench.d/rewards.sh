@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # Rewards: grants of ONE hot reward at 64 concurrent clients, straight to the rewards port as the canvas
-# calls it (each grant: limits row, one unit from a stock shard, the grant row, its outbox fact, one
-# transaction, synchronous commit). The reference in the same run: pgbench doing the naive thing on the
+# calls it (each grant: limits row, one unit from a stock shard, the grant row, its outbox fact — one
+# autocommit statement, one round trip, synchronous commit). The reference in the same run: pgbench doing the naive thing on the
 # same PostgreSQL — one hot stock row `UPDATE … SET remaining = remaining - 1 WHERE remaining > 0` plus
 # the grant INSERT per transaction, 64 clients. Oversold is counted from the database after a second run
 # that drives a small stock well past empty: grants beyond the units, plus any unit neither granted nor

@@ -9,6 +9,8 @@ extension PublicAPI {
     static let grantRefusals = "409 codes: out_of_stock (no unit left), budget_exhausted (the budget's units are used up), "
         + "limit_reached (the customer's total or per-day limit), not_approved (the reward awaits approval), "
         + "expired (now is outside the reward's fixed validity), quota_exhausted (the caller's unit used up its quota), idempotency_conflict (this Idempotency-Key was used with another body). "
+        + "422 external_refused: an external reward's provider refused the benefit for good (a 4xx, or no answer after the bounded retries); "
+        + "the grant is revoked with the reason and its unit, budget, limit counts and quota are returned (details.grantId). "
         + "201 a new grant; 200 the same grant again for a repeated Idempotency-Key."
 
     static var rewardsSchemas: [String: JSONValue] {
@@ -51,7 +53,8 @@ extension PublicAPI {
                 "prize": JSONSchema.nullable(JSONSchema.object(["id": JSONSchema.string(), "name": JSONSchema.string()])),
                 "consolation": JSONSchema.boolean,
                 "externalRef": JSONSchema.nullable(JSONSchema.string(description: "The provider's reference of an external benefit.")),
-                "externalStatus": JSONSchema.nullable(JSONSchema.string(enumeration: ["pending", "fetched"])),
+                "externalStatus": JSONSchema.nullable(JSONSchema.string(enumeration: ["pending", "fetched", "failed"],
+                    description: "pending: being fetched (5xx and timeouts are retried a bounded number of times); failed: refused, the grant revoked.")),
                 "grantedBy": JSONSchema.string(), "grantedAt": JSONSchema.dateTime,
                 "redeemedAt": JSONSchema.nullable(JSONSchema.dateTime), "redeemedBy": JSONSchema.nullable(JSONSchema.string()),
                 "revokedAt": JSONSchema.nullable(JSONSchema.dateTime), "revokeReason": JSONSchema.nullable(JSONSchema.string()),
@@ -69,7 +72,8 @@ extension PublicAPI {
                 "balance": JSONSchema.integer(minimum: 0),
             ], required: ["operation", "balance"]),
             "PointsAccount": JSONSchema.object([
-                "customerId": JSONSchema.string(), "balance": JSONSchema.integer(minimum: 0, description: "Points in unexpired lots."),
+                "customerId": JSONSchema.string(), "balance": JSONSchema.integer(minimum: 0, description: "Points in unexpired lots the caller's unit sees: its subtree's and its "
+                    + "ancestors' (another branch's points are not shown, nor spent)."),
                 "lots": JSONSchema.array(JSONSchema.object([
                     "id": JSONSchema.string(), "earned": JSONSchema.integer(), "remaining": JSONSchema.integer(),
                     "expiresAt": JSONSchema.dateTime, "earnedAt": JSONSchema.dateTime,
@@ -166,7 +170,8 @@ extension PublicAPI {
                             "Redeem a grant once, within its validity (409 grant_redeemed, grant_expired, grant_revoked)",
                             "核销权益（有效期内仅一次）", response: JSONSchema.ref("Grant")),
             rewardsEndpoint("POST", "/api/v1/grants/{id}:revoke", "revokeGrant", "Rewards", .right("edit"),
-                            "Revoke an unredeemed grant; its unit returns to the stock", "撤销未核销的权益，库存退回",
+                            "Revoke an unredeemed grant; its stock unit, budget, the customer's limit counts and its quota unit return, and the answer is the revoked grant",
+                            "撤销未核销的权益，库存、预算、客户限领次数与配额退回",
                             request: JSONSchema.object(["reason": JSONSchema.string(maxLength: 500)]), response: JSONSchema.ref("Grant")),
             rewardsEndpoint("GET", "/api/v1/customers/{customerId}/rewards", "listCustomerRewards", "Rewards", .right("view"),
                             "A customer's rewards, newest first", "客户的权益列表",

@@ -122,22 +122,14 @@ public struct Reward: Sendable {
     }
 }
 
-/// RFC 3339 UTC text with milliseconds, as every Lattice API writes timestamps.
+/// RFC 3339 UTC text with milliseconds, as every Lattice API writes timestamps: `JSONCoding`'s, which
+/// formats without a per-call formatter (a grant's answer has up to seven timestamps; building an
+/// `ISO8601DateFormatter` for each was half of the grant path's CPU).
 enum RFC3339 {
-    static func string(_ date: Date) -> String {
-        let f = ISO8601DateFormatter()
-        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        f.timeZone = TimeZone(identifier: "UTC")
-        return f.string(from: date)
-    }
+    static func string(_ date: Date) -> String { JSONCoding.formatDate(date) }
 
-    static func parse(_ text: String) -> Date? {
-        let f = ISO8601DateFormatter()
-        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        if let d = f.date(from: text) { return d }
-        f.formatOptions = [.withInternetDateTime]
-        return f.date(from: text)
-    }
+    /// A timestamp with or without fractional seconds, `Z` or a numeric offset; nil otherwise.
+    static func parse(_ text: String) -> Date? { JSONCoding.parseDate(text) }
 }
 
 /// CNY amounts as decimal text: at most 12 integer digits and `scale` decimals. Never a binary float.

@@ -27,6 +27,22 @@ struct RewardFacts: Sendable {
 
     func record(_ facts: [(MarketingFactType, String, MarketingFact)], on connection: PostgresConnection) throws {
         guard !destinations.isEmpty, !facts.isEmpty else { return }
+        _ = try outbox.enqueue(on: connection, events: try events(facts))
+    }
+
+    /// One fact's outbox event, for a statement that writes it itself (the one-statement grant): the
+    /// event as for the first destination, to be written once for each of `destinations` — the same id,
+    /// type, payload and time, as `record` writes them; nil without destinations. Encoded once, however
+    /// many destinations.
+    func event(_ type: MarketingFactType, subject: String, _ fact: MarketingFact) throws -> (event: OutboxEvent, destinations: [String])? {
+        guard let first = destinations.first else { return nil }
+        let event = try OutboxEvent(type: type.rawValue, destination: first, payload: fact, id: Self.eventId(subject: subject, type: type),
+                                    occurredAt: Date())
+        return (event, destinations)
+    }
+
+    /// The outbox rows of `facts`, one per destination; empty without destinations.
+    func events(_ facts: [(MarketingFactType, String, MarketingFact)]) throws -> [OutboxEvent] {
         var events: [OutboxEvent] = []
         events.reserveCapacity(facts.count * destinations.count)
         let now = Date()
@@ -36,8 +52,12 @@ struct RewardFacts: Sendable {
                 events.append(try OutboxEvent(type: type.rawValue, destination: destination, payload: fact, id: id, occurredAt: now))
             }
         }
-        _ = try outbox.enqueue(on: connection, events: events)
+        return events
     }
+
+    /// The channel a statement writing outbox rows itself notifies, as `Outbox.enqueue` would; nil when
+    /// notifying is off (`LATTICE_REWARDS_OUTBOX_NOTIFY`) or nobody listens.
+    var notificationChannel: String? { outbox.notifies && !destinations.isEmpty ? outbox.notificationChannel : nil }
 
     /// The fact's event id, stable per subject and type (`OutboxEvent.stableId`).
     static func eventId(subject: String, type: MarketingFactType) -> UUID {

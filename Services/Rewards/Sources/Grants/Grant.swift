@@ -22,6 +22,10 @@ struct Grant: Sendable {
     var prizeName: String?
     var externalRef: String?
     var externalStatus: String?
+    /// Why the provider did not issue an external benefit (the last failed attempt, or the final refusal).
+    var externalError: String?
+    /// The quota row the grant counted against, nil when none applied.
+    var quotaPath: String?
     var grantedBy: String
     var orgPath: String
     var grantedAt: Date
@@ -34,7 +38,7 @@ struct Grant: Sendable {
     /// `g` is grants, `r` rewards.
     static let columns = """
         g.id, g.reward_id, r.code AS reward_code, r.name AS reward_name, r.kind, g.customer_id, g.fingerprint, g.status, g.cost::text AS cost,
-        g.shard, g.valid_from, g.valid_until, g.canvas_id, g.node_id, g.prize_id, g.prize_name, g.external_ref, g.external_status,
+        g.shard, g.valid_from, g.valid_until, g.canvas_id, g.node_id, g.prize_id, g.prize_name, g.external_ref, g.external_status, g.external_error, g.quota_path,
         g.granted_by, g.org_path, g.granted_at, g.redeemed_at, g.redeemed_by, g.revoked_at, g.revoke_reason, g.expired_at
         """
 
@@ -45,6 +49,7 @@ struct Grant: Sendable {
         shard = try row.decode("shard"); validFrom = try row.decode("valid_from"); validUntil = try row.decode("valid_until")
         canvasId = try row.decode("canvas_id"); nodeId = try row.decode("node_id"); prizeId = try row.decode("prize_id")
         prizeName = try row.decode("prize_name"); externalRef = try row.decode("external_ref"); externalStatus = try row.decode("external_status")
+        externalError = try row.decode("external_error"); quotaPath = try row.decode("quota_path")
         grantedBy = try row.decode("granted_by"); orgPath = try row.decode("org_path"); grantedAt = try row.decode("granted_at")
         redeemedAt = try row.decode("redeemed_at"); redeemedBy = try row.decode("redeemed_by"); revokedAt = try row.decode("revoked_at")
         revokeReason = try row.decode("revoke_reason"); expiredAt = try row.decode("expired_at")

@@ -10,6 +10,10 @@ import ServiceKit
 /// bounds it), the grant row itself — whose unique `(reward_id, idempotency_key)` makes a duplicate key
 /// fail the whole transaction, returning the unit it took — and the outbox facts. Nothing is
 /// `ON CONFLICT DO NOTHING` after the stock moved (ENGINEERING-NOTES: that leaks stock).
+///
+/// The common grant (a reward without quotas, neither points nor a lottery) is all of that in a single
+/// autocommit statement, one round trip (`grantInOneStatement`); the others run it as a transaction.
+/// Both take their locks in one order — quota row, usage row, stock shard — as revocations do.
 struct GrantLedger: Sendable {
     let database: PostgresPool
     let facts: RewardFacts
@@ -55,73 +59,30 @@ struct GrantLedger: Sendable {
         }
         let id = RecordId.timeOrdered("grt_")
         do {
+            // Points rewards credit the ledger and draws pick a prize: both need a transaction. Every other
+            // grant first tries the one-statement path, which leaves nothing behind when it cannot finish.
+            if draw == nil, reward.kind != .points {
+                switch try grantInOneStatement(id: id, reward: reward, request: request, key: key, caller: caller) {
+                case .granted(let grant): return Outcome(grant: grant, created: true)
+                case .limitReached: throw Self.limitReached
+                case .noUnitLeft: throw reward.grantable < reward.stock ? Self.budgetExhausted : Self.outOfStock
+                case .needsTransaction: break
+                }
+            }
             let grant = try database.transaction { conn -> Grant in
                 let status = reward.kind == .points ? "redeemed" : "granted"
                 let external: String? = reward.kind == .external ? "pending" : nil
-                let grant: Grant
-                if draw == nil {
-                    // The whole grant in one statement (one round trip): the usage upsert (limits), a unit
-                    // from a free shard, and the grant row fed by that unit, so nothing is inserted unless
-                    // both passed. `counted` tells which one refused.
-                    let rows = try conn.query("""
-                        WITH quota AS (
-                            SELECT org_path FROM reward_quotas WHERE reward_id = $2 AND starts_with($20, org_path)
-                             ORDER BY length(org_path) DESC LIMIT 1),
-                        q AS (
-                            UPDATE reward_quotas SET used = used + 1
-                             WHERE reward_id = $2 AND org_path = (SELECT org_path FROM quota) AND used < allotted RETURNING 1),
-                        u AS (
-                            INSERT INTO reward_usage AS u (reward_id, customer_id, total, day, day_count)
-                            VALUES ($2, $3, 1, (now() AT TIME ZONE $15)::date, 1)
-                            ON CONFLICT (reward_id, customer_id) DO UPDATE
-                               SET total = u.total + 1,
-                                   day_count = CASE WHEN u.day = EXCLUDED.day THEN u.day_count + 1 ELSE 1 END, day = EXCLUDED.day
-                             WHERE ($16::int IS NULL OR u.total < $16) AND ($17::int IS NULL OR u.day <> EXCLUDED.day OR u.day_count < $17)
-                             AND (NOT EXISTS (SELECT 1 FROM quota) OR EXISTS (SELECT 1 FROM q))
-                            RETURNING 1),
-                        s AS (
-                            UPDATE reward_stock st SET remaining = st.remaining - 1
-                              FROM (SELECT shard FROM reward_stock WHERE reward_id = $2 AND remaining > 0 AND EXISTS (SELECT 1 FROM u)
-                                     ORDER BY (shard - $18 + $19) % $19 LIMIT 1 FOR UPDATE SKIP LOCKED) AS pick
-                             WHERE st.reward_id = $2 AND st.shard = pick.shard
-                            RETURNING st.shard),
-                        g AS (
-                            INSERT INTO grants (id, reward_id, customer_id, idempotency_key, fingerprint, status, cost, shard, valid_from, valid_until,
-                                                canvas_id, node_id, external_status, granted_by, org_path)
-                            SELECT $1, $2, $3, $4, $5, $6, $7::numeric, s.shard, now(), coalesce($8, now() + make_interval(days => $9::int)),
-                                   $10, $11, $12, $13, $14
-                              FROM s
-                            RETURNING *)
-                        SELECT (SELECT count(*) FROM u)::int AS counted,
-                               (EXISTS (SELECT 1 FROM quota) AND NOT EXISTS (SELECT 1 FROM q)) AS over_quota, \(Grant.columns)
-                          FROM (SELECT 1) AS one LEFT JOIN g ON true LEFT JOIN rewards r ON r.id = g.reward_id
-                        """, id, reward.id, request.customerId, key, request.fingerprint, status, reward.unitCost, reward.validUntil,
-                        reward.validityDays ?? 0, request.canvasId, request.nodeId, external, caller.userId, reward.orgPath,
-                        timeZone, reward.perCustomerLimit, reward.perDayLimit, Int.random(in: 0..<max(1, reward.shards)), max(1, reward.shards),
-                        caller.orgPath)
-                    let row = rows[0]
-                    if try row.decode("over_quota", as: Bool.self) { throw Self.quotaExhausted }
-                    guard try row.decode("counted", as: Int.self) == 1 else { throw Self.limitReached }
-                    if try row.decode("id", as: String?.self) != nil {
-                        grant = try Grant(row: row)
-                    } else {
-                        // Every free shard was locked by a concurrent grant, or none has units: wait for one.
-                        guard let shard = try StockShards.take(rewardId: reward.id, shards: reward.shards, on: conn, skipFastPath: true) else {
-                            throw reward.grantable < reward.stock ? Self.budgetExhausted : Self.outOfStock
-                        }
-                        grant = try insert(id: id, reward: reward, request: request, key: key, status: status, shard: shard, prize: nil,
-                                           external: external, caller: caller, on: conn)
-                    }
-                } else {
-                    guard try takeQuota(reward: reward, caller: caller, on: conn) else { throw Self.quotaExhausted }
-                    guard try countUsage(reward: reward, customerId: request.customerId, on: conn) else { throw Self.limitReached }
-                    guard let shard = try StockShards.take(rewardId: reward.id, shards: reward.shards, on: conn) else {
-                        throw reward.grantable < reward.stock ? Self.budgetExhausted : Self.outOfStock
-                    }
-                    let prize = try draw?(conn, id)
-                    grant = try insert(id: id, reward: reward, request: request, key: key, status: status, shard: shard, prize: prize,
-                                       external: external, caller: caller, on: conn)
+                // Locks in one order on every path — quota row, usage row, stock shard (revocations too) —
+                // so that no two grants or revocations can wait on each other.
+                let quota = try takeQuota(reward: reward, caller: caller, on: conn)
+                guard quota.allowed else { throw Self.quotaExhausted }
+                guard try countUsage(reward: reward, customerId: request.customerId, on: conn) else { throw Self.limitReached }
+                guard let shard = try StockShards.take(rewardId: reward.id, shards: reward.shards, on: conn) else {
+                    throw reward.grantable < reward.stock ? Self.budgetExhausted : Self.outOfStock
                 }
+                let prize = try draw?(conn, id)
+                let grant = try insert(id: id, reward: reward, request: request, key: key, status: status, shard: shard, prize: prize,
+                                       external: external, quotaPath: quota.path, caller: caller, on: conn)
                 var recorded: [(MarketingFactType, String, MarketingFact)] = [(reward.kind == .lottery ? .lotteryDrawn : .rewardGranted, grant.id, grant.fact())]
                 if reward.kind == .points, let amount = reward.points {
                     // A points reward credits the ledger at once, expiring with the grant's validity.
@@ -134,8 +95,8 @@ struct GrantLedger: Sendable {
             }
             return Outcome(grant: grant, created: true)
         } catch let error as PostgresError where error.isUniqueViolation {
-            // A concurrent request with the same key committed first: our whole transaction (stock
-            // included) rolled back; answer its grant.
+            // A concurrent request with the same key committed first: our whole statement or transaction
+            // (stock included) rolled back; answer its grant.
             guard let existing = try find(rewardId: reward.id, key: key) else { throw error }
             return try replay(existing, request)
         } catch let error as APIError where error.status == 409 {
@@ -146,16 +107,99 @@ struct GrantLedger: Sendable {
         }
     }
 
-    /// Takes one unit of the most specific quota covering the caller's unit; true when none applies.
-    private func takeQuota(reward: Reward, caller: CallerIdentity, on conn: PostgresConnection) throws -> Bool {
+    enum OneStatement {
+        case granted(Grant)
+        case limitReached
+        /// No shard has a unit left (stock or budget used up).
+        case noUnitLeft
+        /// Nothing was written: the reward has quotas, which the transaction path takes.
+        case needsTransaction
+    }
+
+    /// The common grant as one autocommit statement, one round trip: the customer's usage row is locked
+    /// first (the lock order of every path: one customer's concurrent grants queue there, not on a shard
+    /// they hold), then a stock shard with units is picked and locked — one no other grant holds (`SKIP
+    /// LOCKED`, from a random start), or when all are held, the first to be released — the customer's
+    /// usage counted against the limits, the unit taken, the grant row and its outbox facts written (and
+    /// the relay notified when `LATTICE_REWARDS_OUTBOX_NOTIFY` is on). Each step runs only when the one before passed, so a refusal
+    /// writes nothing, and a duplicate key (the grant row's unique index) fails the whole statement, stock
+    /// included. The shard's row lock lasts this statement and its commit only (no round trips of a
+    /// transaction in between), which is what bounds a hot reward's rate: shards × 1 / (statement + commit).
+    private func grantInOneStatement(id: String, reward: Reward, request: GrantRequest, key: String,
+                                     caller: CallerIdentity) throws -> OneStatement {
+        let external: String? = reward.kind == .external ? "pending" : nil
+        let fact = MarketingFact(customerId: request.customerId, orgPath: reward.orgPath, canvasId: request.canvasId, nodeId: request.nodeId,
+                                 rewardId: reward.id, rewardKind: reward.kind.rawValue, grantId: id, cost: reward.unitCost)
+        let outbox = try facts.event(.rewardGranted, subject: id, fact)
+        let shards = max(1, reward.shards)
+        let rows = try database.query("""
+            WITH quota AS (
+                SELECT 1 FROM reward_quotas WHERE reward_id = $2 LIMIT 1),
+            usage_lock AS (
+                SELECT 1 FROM reward_usage WHERE reward_id = $2 AND customer_id = $3 AND NOT EXISTS (SELECT 1 FROM quota) FOR UPDATE),
+            free AS (
+                -- The usage row is locked before any shard: `free` reads `usage_lock` first.
+                SELECT shard FROM reward_stock
+                 WHERE reward_id = $2 AND remaining > 0 AND NOT EXISTS (SELECT 1 FROM quota) AND (SELECT count(*) FROM usage_lock) >= 0
+                 ORDER BY (shard - $16 + $17) % $17 LIMIT 1 FOR UPDATE SKIP LOCKED),
+            busy AS (
+                -- Only when every shard with units is held: wait for one; READ COMMITTED re-checks
+                -- `remaining > 0` on the row as its holder left it and moves on to the next when it is empty.
+                SELECT shard FROM reward_stock
+                 WHERE reward_id = $2 AND remaining > 0 AND NOT EXISTS (SELECT 1 FROM quota) AND NOT EXISTS (SELECT 1 FROM free)
+                 ORDER BY (shard - $16 + $17) % $17 LIMIT 1 FOR UPDATE),
+            pick AS (
+                SELECT shard FROM free UNION ALL SELECT shard FROM busy),
+            u AS (
+                INSERT INTO reward_usage AS u (reward_id, customer_id, total, day, day_count)
+                SELECT $2, $3, 1, (now() AT TIME ZONE $13)::date, 1 WHERE EXISTS (SELECT 1 FROM pick)
+                ON CONFLICT (reward_id, customer_id) DO UPDATE
+                   SET total = u.total + 1,
+                       day_count = CASE WHEN u.day = EXCLUDED.day THEN u.day_count + 1 ELSE 1 END, day = EXCLUDED.day
+                 WHERE ($14::int IS NULL OR u.total < $14) AND ($15::int IS NULL OR u.day <> EXCLUDED.day OR u.day_count < $15)
+                RETURNING 1),
+            s AS (
+                UPDATE reward_stock st SET remaining = st.remaining - 1 FROM pick
+                 WHERE st.reward_id = $2 AND st.shard = pick.shard AND EXISTS (SELECT 1 FROM u)
+                RETURNING st.shard),
+            g AS (
+                INSERT INTO grants (id, reward_id, customer_id, idempotency_key, fingerprint, status, cost, shard, valid_from, valid_until,
+                                    canvas_id, node_id, external_status, granted_by, org_path)
+                SELECT $1, $2, $3, $4, $5, 'granted', $6::numeric, s.shard, now(), coalesce($7, now() + make_interval(days => $8::int)),
+                       $9, $10, $11, $12, $18
+                  FROM s
+                RETURNING *),
+            o AS (
+                INSERT INTO outbox_events (event_id, event_type, destination, payload, occurred_at)
+                SELECT $19::uuid, $20::text, d.destination, $21::jsonb, $22::timestamptz FROM unnest($23::text[]) AS d(destination)
+                 WHERE EXISTS (SELECT 1 FROM g)
+                ON CONFLICT ON CONSTRAINT outbox_events_event_destination_key DO NOTHING
+                RETURNING 1)
+            SELECT EXISTS (SELECT 1 FROM quota) AS has_quota, EXISTS (SELECT 1 FROM pick) AS picked,
+                   CASE WHEN $24::text IS NOT NULL AND EXISTS (SELECT 1 FROM g) THEN pg_notify($24, '') IS NULL END AS notified, \(Grant.columns)
+              FROM (SELECT 1) AS one LEFT JOIN g ON true LEFT JOIN rewards r ON r.id = g.reward_id
+            """, id, reward.id, request.customerId, key, request.fingerprint, reward.unitCost, reward.validUntil, reward.validityDays ?? 0,
+            request.canvasId, request.nodeId, external, caller.userId, timeZone, reward.perCustomerLimit, reward.perDayLimit,
+            Int.random(in: 0..<shards), shards, reward.orgPath,
+            outbox?.event.id, outbox?.event.type, outbox?.event.payloadJSON, outbox?.event.occurredAt, outbox?.destinations ?? [],
+            facts.notificationChannel)
+        let row = rows[0]
+        if try row.decode("id", as: String?.self) != nil { return .granted(try Grant(row: row)) }
+        if try row.decode("has_quota", as: Bool.self) { return .needsTransaction }
+        return try row.decode("picked", as: Bool.self) ? .limitReached : .noUnitLeft
+    }
+
+    /// Takes one unit of the most specific quota covering the caller's unit: allowed when none applies
+    /// (path nil) or one was taken (its path, recorded on the grant so that a revocation returns it).
+    private func takeQuota(reward: Reward, caller: CallerIdentity, on conn: PostgresConnection) throws -> (allowed: Bool, path: String?) {
         let rows = try conn.query("""
             WITH quota AS (SELECT org_path FROM reward_quotas WHERE reward_id = $1 AND starts_with($2, org_path)
                             ORDER BY length(org_path) DESC LIMIT 1),
                  q AS (UPDATE reward_quotas SET used = used + 1
-                        WHERE reward_id = $1 AND org_path = (SELECT org_path FROM quota) AND used < allotted RETURNING 1)
-            SELECT NOT EXISTS (SELECT 1 FROM quota) OR EXISTS (SELECT 1 FROM q) AS ok
+                        WHERE reward_id = $1 AND org_path = (SELECT org_path FROM quota) AND used < allotted RETURNING org_path)
+            SELECT NOT EXISTS (SELECT 1 FROM quota) OR EXISTS (SELECT 1 FROM q) AS ok, (SELECT org_path FROM q) AS path
             """, reward.id, caller.orgPath)
-        return try rows[0].decode("ok")
+        return (try rows[0].decode("ok"), try rows[0].decode("path"))
     }
 
     /// Counts one grant against the customer's limits (and locks their usage row); false when a limit is reached.
@@ -173,23 +217,32 @@ struct GrantLedger: Sendable {
     }
 
     private func insert(id: String, reward: Reward, request: GrantRequest, key: String, status: String, shard: Int, prize: Prize?,
-                        external: String?, caller: CallerIdentity, on conn: PostgresConnection) throws -> Grant {
+                        external: String?, quotaPath: String?, caller: CallerIdentity, on conn: PostgresConnection) throws -> Grant {
         let rows = try conn.query("""
             WITH g AS (
                 INSERT INTO grants (id, reward_id, customer_id, idempotency_key, fingerprint, status, cost, shard, valid_from, valid_until,
-                                    canvas_id, node_id, prize_id, prize_name, external_status, granted_by, org_path)
+                                    canvas_id, node_id, prize_id, prize_name, external_status, granted_by, org_path, quota_path)
                 VALUES ($1, $2, $3, $4, $5, $6, $7::numeric, $8, now(), coalesce($9, now() + make_interval(days => $10::int)), $11, $12, $13, $14,
-                        $15, $16, $17)
+                        $15, $16, $17, $18)
                 RETURNING *)
             SELECT \(Grant.columns) FROM g JOIN rewards r ON r.id = g.reward_id
             """, id, reward.id, request.customerId, key, request.fingerprint, status, prize?.cost ?? reward.unitCost, shard, reward.validUntil,
-            reward.validityDays ?? 0, request.canvasId, request.nodeId, prize?.id, prize?.name, external, caller.userId, reward.orgPath)
+            reward.validityDays ?? 0, request.canvasId, request.nodeId, prize?.id, prize?.name, external, caller.userId, reward.orgPath, quotaPath)
         return try Grant(row: rows[0])
     }
 
     private func replay(_ existing: Grant, _ request: GrantRequest) throws -> Outcome {
         guard existing.fingerprint == request.fingerprint else { throw Self.keyConflict }
+        // The provider refused the benefit for good: the key's answer stays that refusal.
+        if existing.externalStatus == "failed" { throw Self.externalRefused(existing) }
         return Outcome(grant: existing, created: false)
+    }
+
+    /// 422 `external_refused`: the provider will not issue this external benefit; nothing is held for it.
+    static func externalRefused(_ grant: Grant) -> APIError {
+        APIError.unprocessable("the provider refused the external benefit: \(grant.externalError ?? "no reason given"); "
+                               + "its stock unit and budget were returned", code: "external_refused",
+                               details: .object(["grantId": .string(grant.id), "field": .string("rewardId")]))
     }
 
     func find(rewardId: String, key: String) throws -> Grant? {
@@ -199,6 +252,12 @@ struct GrantLedger: Sendable {
     }
 
     static let grantNotFound = APIError.notFound("no such grant", code: "grant_not_found")
+
+    /// A grant by id, whoever's it is (the service's own jobs).
+    func find(id: String) throws -> Grant? {
+        try database.query("SELECT \(Grant.columns) FROM grants g JOIN rewards r ON r.id = g.reward_id WHERE g.id = $1", id)
+            .first.map(Grant.init(row:))
+    }
 
     func grant(id: String, caller: CallerIdentity) throws -> Grant {
         guard RecordId.isValid(id, prefix: "grt_") else { throw Self.grantNotFound }
@@ -226,7 +285,9 @@ struct GrantLedger: Sendable {
         }
     }
 
-    /// Takes back a grant not yet redeemed; its unit goes back to the stock (and so to the budget).
+    /// Takes back a grant not yet redeemed and gives back all it used, so that it can be granted again:
+    /// its stock unit (and with it its share of the budget), the customer's counts against the limits, its
+    /// quota unit and a lottery's prize. Answers the grant as it is now (`revoked`).
     func revoke(id: String, reason: String?, caller: CallerIdentity) throws -> Grant {
         let current = try grant(id: id, caller: caller)
         return try database.transaction { conn in
@@ -238,9 +299,52 @@ struct GrantLedger: Sendable {
                 """, id, caller.userId, reason)
             guard let row = rows.first else { throw Self.refusal(current, action: "revoked") }
             let grant = try Grant(row: row)
-            try StockShards.giveBack(rewardId: grant.rewardId, shard: grant.shard, on: conn)
+            try release(grant, on: conn)
             try facts.record(.rewardRevoked, subject: grant.id, grant.fact(reason: reason), on: conn)
             return grant
+        }
+    }
+
+    /// A provider's final refusal of an external grant still `pending`: the grant is revoked with the
+    /// reason, and what it used is given back, in one transaction. Nil when it is no longer pending (a
+    /// concurrent fetch settled it).
+    func failExternal(id: String, reason: String) throws -> Grant? {
+        try database.transaction { conn in
+            let rows = try conn.query("""
+                WITH g AS (
+                    UPDATE grants SET status = 'revoked', revoked_at = now(), revoked_by = 'system:rewards', revoke_reason = $2,
+                                      external_status = 'failed', external_error = $2, external_next_at = NULL
+                     WHERE id = $1 AND status = 'granted' AND external_status = 'pending' RETURNING *)
+                SELECT \(Grant.columns) FROM g JOIN rewards r ON r.id = g.reward_id
+                """, id, reason)
+            guard let row = rows.first else { return nil }
+            let grant = try Grant(row: row)
+            try release(grant, on: conn)
+            try facts.record(.rewardRevoked, subject: grant.id, grant.fact(reason: reason), on: conn)
+            return grant
+        }
+    }
+
+    /// Gives back what `grant` used, in the transaction that revoked it: the stock unit (the budget is
+    /// counted in units), one from the customer's total — and from today's count when it was granted on
+    /// the usage row's day, in the bank's time zone — the quota unit it counted against, and its prize.
+    private func release(_ grant: Grant, on conn: PostgresConnection) throws {
+        // The grant path's lock order: quota row, usage row, stock shard, prize.
+        if let quota = grant.quotaPath {
+            try conn.execute("UPDATE reward_quotas SET used = used - 1 WHERE reward_id = $1 AND org_path = $2 AND used > 0",
+                             grant.rewardId, quota)
+        }
+        try conn.execute("""
+            UPDATE reward_usage SET total = greatest(total - 1, 0),
+                   day_count = CASE WHEN day = ($3::timestamptz AT TIME ZONE $4)::date THEN greatest(day_count - 1, 0) ELSE day_count END
+             WHERE reward_id = $1 AND customer_id = $2
+            """, grant.rewardId, grant.customerId, grant.grantedAt, timeZone)
+        try StockShards.giveBack(rewardId: grant.rewardId, shard: grant.shard, on: conn)
+        if let prize = grant.prizeId {
+            // The consolation prize has no stock (NULL), and a prize is never refilled past its stock.
+            try conn.execute("""
+                UPDATE lottery_prizes SET remaining = remaining + 1 WHERE lottery_id = $1 AND prize_id = $2 AND remaining < stock
+                """, grant.rewardId, prize)
         }
     }
 

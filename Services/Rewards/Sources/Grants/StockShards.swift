@@ -9,9 +9,8 @@ import Postgres
 /// Every call runs inside the caller's transaction: a grant that fails later rolls its unit back.
 enum StockShards {
     /// Takes one unit; the shard taken, or nil when the reward has none left.
-    static func take(rewardId: String, shards: Int, on conn: PostgresConnection, skipFastPath: Bool = false) throws -> Int? {
+    static func take(rewardId: String, shards: Int, on conn: PostgresConnection) throws -> Int? {
         let start = Int.random(in: 0..<max(1, shards))
-        if !skipFastPath {
         // Fast path: a free shard with units, without waiting on anyone.
         let quick = try conn.query("""
             UPDATE reward_stock s SET remaining = s.remaining - 1
@@ -21,7 +20,6 @@ enum StockShards {
             RETURNING s.shard
             """, rewardId, start, shards)
         if let row = quick.first { return try row.decode("shard") }
-        }
         // Every shard with units is locked by a concurrent grant (or none has units): wait on one. Each
         // statement sees the latest commits (READ COMMITTED), and `remaining > 0` is re-checked after the
         // lock wait, so a shard emptied meanwhile is skipped and the next one tried.

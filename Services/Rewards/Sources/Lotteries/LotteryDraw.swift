@@ -28,7 +28,8 @@ struct LotteryDraw: Sendable {
         let outcome = try ledger.grant(reward: lottery, request: request, key: key, caller: caller) { conn, grantId in
             if let cost = pointsPerDraw {
                 _ = try points.spend(on: conn, customerId: request.customerId, points: cost, key: "draw:" + grantId,
-                                     reason: "lottery \(lottery.code)", orgPath: lottery.orgPath)
+                                     reason: "lottery \(lottery.code)", orgPath: lottery.orgPath,
+                                     scope: caller.orgPath)
             }
             let prizes = try conn.query("""
                 SELECT prize_id, name, weight, unit_cost::text AS cost, consolation FROM lottery_prizes WHERE lottery_id = $1 ORDER BY position

@@ -48,6 +48,7 @@ enum RewardRoutes {
             var grant = outcome.grant
             if outcome.created, reward.kind == .external, let url = reward.providerURL {
                 grant = external.fetch(grant, providerURL: url)
+                if grant.externalStatus == "failed" { throw GrantLedger.externalRefused(grant) }
             }
             return try .json(grant.json, status: outcome.created ? 201 : 200)
         }
@@ -91,8 +92,8 @@ enum RewardRoutes {
             return try .json(try ledger.customerGrants(customerId: customerId, status: status, caller: caller, page: try PageRequest(query: q)))
         }
         router.get("/api/v1/points/{customerId}") { request, context in
-            _ = try context.requireIdentity()
-            return try .json(try points.account(customerId: try customer(context), page: try PageRequest(query: request.queryParameters)))
+            let caller = try context.requireIdentity()
+            return try .json(try points.account(customerId: try customer(context), caller: caller, page: try PageRequest(query: request.queryParameters)))
         }
         router.post("/api/v1/points/{customerId}:earn", options: small) { request, context in
             let caller = try context.requireIdentity()

@@ -20,12 +20,14 @@ public final class RewardsApp: Sendable {
         let points = PointsLedger(database: database, facts: facts)
         let ledger = GrantLedger(database: database, facts: facts, points: points, timeZone: settings.service.timeZone.identifier)
         let draws = LotteryDraw(ledger: ledger, points: points)
-        // Providers are outside the bank: their own client, without the internal credential; the expiry
-        // tick retries what a first fetch did not get.
+        // Providers are outside the bank: their own client, without the internal credential; the retry
+        // tick tries again what a first fetch did not get, a bounded number of times.
         var providerConfiguration = HTTPClient.Configuration()
         providerConfiguration.retry = .none
         providerConfiguration.timeoutMs = Int(settings.providerTimeout * 1000)
-        let external = ExternalFetch(database: database, client: HTTPClient(configuration: providerConfiguration), logger: service.logger)
+        let external = ExternalFetch(database: database, ledger: ledger, client: HTTPClient(configuration: providerConfiguration),
+                                     logger: service.logger, maxAttempts: settings.externalAttempts,
+                                     retryInterval: settings.externalRetryInterval)
 
         RewardRoutes.register(on: service.router, store: store, ledger: ledger, points: points, draws: draws, external: external,
                               idempotency: IdempotencyStore(database: database))
@@ -38,7 +40,7 @@ public final class RewardsApp: Sendable {
             for _ in 0..<10 where try ledger.expireDue(on: conn) == 1_000 {}
             _ = try points.expireDue(on: conn)
         }
-        try scheduler.schedule("rewards-external-retry", every: max(settings.expiryInterval, 5)) { _, _ in
+        try scheduler.schedule("rewards-external-retry", every: settings.externalRetryInterval) { _, _ in
             _ = try external.retryPending()
         }
         service.add(task: scheduler)
