@@ -273,6 +273,62 @@ final class OutboxTests: XCTestCase {
         XCTAssertTrue(tooMany.bodyText.contains("batch_too_large"), tooMany.bodyText)
     }
 
+    func testABatchHandlerAppliesTheNewEventsTogetherAndFallsBackOneByOne() throws {
+        let (schema, pool) = try makeSchema("together")
+        final class Calls: @unchecked Sendable {   // Thread-safety: `lock` guards `sizes` and `single`.
+            let lock = NSLock()
+            var sizes: [Int] = []
+            var single = 0
+        }
+        let calls = Calls()
+        let insert: @Sendable (ReceivedEvent, PostgresConnection) throws -> Void = { event, conn in
+            let n = try event.payload(as: [String: Int].self)["n"] ?? -1
+            if n == 13 { throw APIError(status: 422, code: "poison", message: "13 cannot be applied") }
+            try conn.execute("INSERT INTO received (event_id, type, n) VALUES ($1, $2, $3)", event.id, event.type, n)
+        }
+        let receiver = try InboxReceiver(schema: schema, consumer: "test.together", pool: pool, batchHandler: { events, conn, _ in
+            calls.lock.lock(); calls.sizes.append(events.count); calls.lock.unlock()
+            for event in events { try insert(event, conn) }
+        }) { event, conn, _ in
+            calls.lock.lock(); calls.single += 1; calls.lock.unlock()
+            try insert(event, conn)
+        }
+        let router = Router()
+        receiver.register(on: router, path: "/events")
+        let client = TestClient(router: router)
+        func envelope(_ id: UUID, _ n: Int) -> [UInt8] {
+            OutboxEnvelope.encode(id: id, type: "test.happened", occurredAt: Date(), payloadJSON: #"{"n":\#(n)}"#) + [0x0A]
+        }
+        var headers = HTTPHeaders()
+        headers.add("content-type", OutboxEnvelope.batchContentType)
+        let ids = (0..<5).map { _ in UUID() }
+        // Five new events, one of them twice: the handler runs once with the five.
+        var body = ids.enumerated().flatMap { envelope($1, $0) } + envelope(ids[2], 2)
+        var answer = client.execute(.POST, "/events", headers: headers, body: body)
+        XCTAssertEqual(answer.status, 200, answer.text)
+        XCTAssertEqual(try answer.json(OutboxEnvelope.BatchAnswer.self).results.map(\.outcome),
+                       ["processed", "processed", "processed", "processed", "processed", "duplicate"])
+        XCTAssertEqual(calls.sizes, [5])
+        // Two known and two new: the handler sees only the new ones.
+        let more = [UUID(), UUID()]
+        body = envelope(ids[0], 0) + envelope(more[0], 5) + envelope(ids[1], 1) + envelope(more[1], 6)
+        answer = client.execute(.POST, "/events", headers: headers, body: body)
+        XCTAssertEqual(try answer.json(OutboxEnvelope.BatchAnswer.self).results.map(\.outcome),
+                       ["duplicate", "processed", "duplicate", "processed"])
+        XCTAssertEqual(calls.sizes, [5, 2])
+        // A poison event: the batch handler's work is undone and each event is applied alone.
+        let poisoned = [UUID(), UUID(), UUID()]
+        body = envelope(poisoned[0], 7) + envelope(poisoned[1], 13) + envelope(poisoned[2], 8)
+        answer = client.execute(.POST, "/events", headers: headers, body: body)
+        let results = try answer.json(OutboxEnvelope.BatchAnswer.self).results
+        XCTAssertEqual(results.map(\.outcome), ["processed", "failed", "processed"])
+        XCTAssertEqual(results[1].status, 422)
+        XCTAssertEqual(calls.single, 3)
+        XCTAssertEqual(try DataPlaneTestDatabase.integer(pool, "SELECT count(*) FROM received"), 9)
+        XCTAssertEqual(try DataPlaneTestDatabase.integer(pool, "SELECT count(*) FROM received WHERE n = 7"), 1, "applied once, not by both paths")
+        XCTAssertEqual(try DataPlaneTestDatabase.integer(pool, "SELECT count(*) FROM inbox_events WHERE consumer = 'test.together'"), 9)
+    }
+
     func testRequestsGroupEventsByDestinationWithinTheirLimits() {
         func event(_ seq: Int64, _ destination: String, bytes: Int = 10) -> OutboxRelay.ClaimedEvent {
             OutboxRelay.ClaimedEvent(seq: seq, id: UUID(), type: "t", destination: destination,

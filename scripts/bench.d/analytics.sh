@@ -5,7 +5,7 @@
 # of one canvas timed over HTTP through the gateway; the reference is the same funnel as a plain GROUP
 # BY over the raw facts in psql, in the same run.
 #   BENCH_ANALYTICS_FACTS        facts to bulk-load (default 10000000)
-#   BENCH_ANALYTICS_HTTP_EVENTS  single events posted (default 20000)
+#   BENCH_ANALYTICS_HTTP_EVENTS  events posted singly, and again in batches of 100 (default 20000)
 #   LATTICE_BUILD_PATH           build folder (default .build)
 
 source "$LATTICE_ROOT/scripts/lib/postgres.sh"
@@ -58,6 +58,11 @@ HTTP_LINE=$("$BIN/AnalyticsBench" http "http://127.0.0.1:$AN_PORT/internal/v1/ev
     || die "single-event ingestion failed"
 STORED=$("${PSQL[@]}" -c "SELECT count(*) FROM analytics.facts WHERE canvas_id = 'cvs_http'")
 [ "$STORED" = "$HTTP_EVENTS" ] || die "single events: $STORED of $HTTP_EVENTS stored"
+log "$HTTP_EVENTS events in NDJSON batches of 100, as the outbox relay sends them (16 connections)"
+BATCH_LINE=$("$BIN/AnalyticsBench" http "http://127.0.0.1:$AN_PORT/internal/v1/events" "$HTTP_EVENTS" 16 "$SECRET" 100) \
+    || die "batched ingestion failed"
+STORED=$("${PSQL[@]}" -c "SELECT count(*) FROM analytics.facts WHERE canvas_id = 'cvs_http'")
+[ "$STORED" = "$((2 * HTTP_EVENTS))" ] || die "batched events: $((STORED - HTTP_EVENTS)) of $HTTP_EVENTS stored"
 
 log "bulk-loading $FACTS facts through the store"
 LOAD_OUT=$(DATABASE_URL="$DB" LATTICE_DB_SCHEMA=analytics "$BIN/AnalyticsBench" load "$FACTS") || die "the bulk load failed"
@@ -95,6 +100,7 @@ REFERENCE_MS=$({ echo '\timing on'; for _ in 1 2 3; do echo "$REFERENCE_SQL"; do
     | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' | sort -n | sed -n 2p)
 
 echo "$HTTP_LINE"
+echo "$BATCH_LINE"
 echo "$LOAD_OUT"
 echo "BENCH analytics_facts_stored $TOTAL facts"
 echo "BENCH analytics_experiments_ms $EXPERIMENT_MS ms"

@@ -37,6 +37,33 @@ public struct Inbox: Sendable {
         }
     }
 
+    /// Records that `consumer` processes each of `events` (id, type) in one statement; the ids that are
+    /// new (the caller applies only those). Must run inside the caller's transaction.
+    public func receive(on connection: PostgresConnection, events: [(id: UUID, type: String)],
+                        consumer: String) throws(OutboxError) -> Set<UUID> {
+        guard connection.isInTransaction else { throw .notInTransaction }
+        guard DataPlaneText.isName(consumer) else {
+            throw .invalidConfiguration("consumer must be 1…100 characters of A-Z a-z 0-9 _ . : -")
+        }
+        guard !events.isEmpty else { return [] }
+        do {
+            // Sorted, so that concurrent batches take the unique index's locks in one order.
+            let sorted = events.sorted { $0.id.uuidString < $1.id.uuidString }
+            let rows = try connection.query("""
+                INSERT INTO \(tables.inbox) (consumer, event_id, event_type)
+                SELECT $1, e.id, e.type FROM unnest($2::uuid[], $3::text[]) AS e(id, type)
+                ON CONFLICT (consumer, event_id) DO NOTHING RETURNING event_id
+                """, consumer, sorted.map(\.id), sorted.map { String($0.type.prefix(200)) })
+            var new = Set<UUID>()
+            for row in rows { new.insert(try row.decode("event_id")) }
+            return new
+        } catch let error as PostgresError {
+            throw .database(error)
+        } catch {
+            throw .database(.invalidState("\(error)"))
+        }
+    }
+
     /// Deletes dedupe records older than `age` seconds (at most `limit`). Keep `age` well above the
     /// longest time an event can stay undelivered (the relay's whole retry schedule), or a late
     /// redelivery would be processed twice.

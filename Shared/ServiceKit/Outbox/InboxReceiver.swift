@@ -30,15 +30,22 @@ public struct InboxReceiver: Sendable {
     /// Applies one new event's effects on `connection`, inside the transaction that records it in the
     /// inbox. Throwing rolls both back (the sender will retry).
     public typealias Handler = @Sendable (ReceivedEvent, PostgresConnection, RequestContext) throws -> Void
+    /// Applies the new events of a batch together, inside the transaction that records them in the
+    /// inbox (a consumer that writes shared rows once for many events, in an order of its own).
+    /// Throwing falls back to `Handler` one event at a time, so that one bad event is told apart.
+    public typealias BatchHandler = @Sendable ([ReceivedEvent], PostgresConnection, RequestContext) throws -> Void
 
     public let consumer: String
     public let inbox: Inbox
     let pool: PostgresPool
     let handler: Handler
+    let batchHandler: BatchHandler?
 
     /// - Parameter consumer: the dedupe namespace, e.g. `dispatch.consents` (each consumer sees each
     ///   event id once; two consumers of the same event each process it).
-    public init(schema: String, consumer: String, pool: PostgresPool, handler: @escaping Handler) throws(OutboxError) {
+    ///   - batchHandler: applies a batch's new events at once; nil applies them one by one with `handler`.
+    public init(schema: String, consumer: String, pool: PostgresPool, batchHandler: BatchHandler? = nil,
+                handler: @escaping Handler) throws(OutboxError) {
         guard DataPlaneText.isName(consumer) else {
             throw .invalidConfiguration("consumer must be 1…100 characters of A-Z a-z 0-9 _ . : -")
         }
@@ -46,6 +53,7 @@ public struct InboxReceiver: Sendable {
         self.consumer = consumer
         self.pool = pool
         self.handler = handler
+        self.batchHandler = batchHandler
     }
 
     /// Adds `POST path` to `router`.
@@ -109,6 +117,7 @@ public struct InboxReceiver: Sendable {
         for line in lines {
             do { events.append(.success(try ReceivedEvent(envelope: Array(line)))) } catch { events.append(.failure(error)) }
         }
+        if batchHandler != nil, let answer = try handleTogether(events, context: context) { return answer }
         do {
             return try pool.transaction { connection in
                 var results: [OutboxEnvelope.BatchResult] = []
@@ -147,6 +156,49 @@ public struct InboxReceiver: Sendable {
             throw Self.mapped(error)
         }
     }
+
+    /// A batch through `batchHandler`: one inbox statement, the new events applied at once. Nil when the
+    /// handler refused (nothing of it stays): the caller then applies the events one by one.
+    private func handleTogether(_ events: [Result<ReceivedEvent, APIError>], context: RequestContext) throws -> OutboxEnvelope.BatchAnswer? {
+        guard let batchHandler else { return nil }
+        var valid: [ReceivedEvent] = []
+        var seen = Set<UUID>()
+        for case .success(let event) in events where seen.insert(event.id).inserted { valid.append(event) }
+        do {
+            return try pool.transaction { connection -> OutboxEnvelope.BatchAnswer in
+                let new = try inbox.receive(on: connection, events: valid.map { ($0.id, $0.type) }, consumer: consumer)
+                do {
+                    try batchHandler(valid.filter { new.contains($0.id) }, connection, context)
+                } catch {
+                    if connection.isBroken { throw error }
+                    if let db = Self.databaseError(error), db.isUnavailable { throw error }
+                    throw HandlerRefused()   // rolls the inbox records back with the transaction
+                }
+                var answered = Set<UUID>()
+                return OutboxEnvelope.BatchAnswer(results: events.map { item in
+                    switch item {
+                    case .failure(let error):
+                        return .init(eventId: nil, outcome: "failed", status: error.status, message: error.message)
+                    case .success(let event):
+                        // The first copy of an id is what was applied; a repeat in the batch is a duplicate.
+                        let first = answered.insert(event.id).inserted
+                        return .init(eventId: event.id.uuidString.lowercased(),
+                                     outcome: first && new.contains(event.id) ? Outcome.processed.rawValue : Outcome.duplicate.rawValue)
+                    }
+                })
+            }
+        } catch is HandlerRefused {
+            return nil
+        } catch let error as OutboxError {
+            if case .database(let db) = error { throw Self.mapped(db) }
+            throw error
+        } catch let error as PostgresError {
+            throw Self.mapped(error)
+        }
+    }
+
+    /// The batch handler threw: undo the batch's transaction and apply its events one by one.
+    private struct HandlerRefused: Error {}
 
     private static func databaseError(_ error: any Error) -> PostgresError? {
         if let db = error as? PostgresError { return db }

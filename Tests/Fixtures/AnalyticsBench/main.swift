@@ -1,9 +1,9 @@
 // The analytics benchmark's load: synthetic journeys of a bank (entries with A/B arms and a control
 // group, node visits, messages and their outcomes, conversions with amounts, rewards) either
 // bulk-loaded through the store (FactStore: COPY into staging, the same rollup upserts as the inbox
-// path) or posted one event per request to the inbox route as an outbox relay does.
+// path) or posted to the inbox route, one event per request or in NDJSON batches as the outbox relay sends them.
 //   AnalyticsBench load <facts>                      DATABASE_URL, LATTICE_DB_SCHEMA
-//   AnalyticsBench http <url> <events> <threads> <internal secret>
+//   AnalyticsBench http <url> <events> <threads> <internal secret> [batch]
 import Analytics
 import Contracts
 import Foundation
@@ -116,8 +116,13 @@ case "load":
         fail("load failed: \(error)")
     }
 case "http":
-    guard arguments.count == 6, let threads = Int(arguments[4]), threads >= 1 else { fail("usage: http <url> <events> <threads> <secret>") }
+    // One event a request (a service's own single POST) or, with a batch size, NDJSON batches as the
+    // outbox relay sends them.
+    guard arguments.count >= 6, let threads = Int(arguments[4]), threads >= 1 else {
+        fail("usage: http <url> <events> <threads> <secret> [batch]")
+    }
     let url = arguments[2], secret = arguments[5]
+    let batch = arguments.count > 6 ? max(Int(arguments[6]) ?? 1, 1) : 1
     var configuration = HTTPClient.Configuration()
     configuration.retry = .none
     let client = HTTPClient(configuration: configuration)
@@ -127,21 +132,35 @@ case "http":
         func fail(_ s: String) { lock.lock(); if failures.count < 5 { failures.append(s) }; lock.unlock() }
     }
     let tally = Tally()
+    let envelope: @Sendable (Int) -> (id: String, body: String) = { i in
+        let id = UUID().uuidString.lowercased()
+        let fact = MarketingFact(customerId: "h\(i)", orgPath: "/hq/sh/", canvasId: "cvs_http", nodeId: "n\(i % 4 + 1)", channel: "sms",
+                                 cost: "0.05")
+        let payload = String(decoding: (try? JSONCoding.encoder().encode(fact)) ?? Data(), as: UTF8.self)
+        return (id, #"{"id":"\#(id)","type":"dispatch.message_sent","occurredAt":"\#(JSONCoding.formatDate(Date()))","payload":\#(payload)}"#)
+    }
+    let requests = (count + batch - 1) / batch
     let started = now()
     DispatchQueue.concurrentPerform(iterations: threads) { worker in
-        for i in stride(from: worker, to: count, by: threads) {
-            let id = UUID().uuidString.lowercased()
-            let fact = MarketingFact(customerId: "h\(i)", orgPath: "/hq/sh/", canvasId: "cvs_http", nodeId: "n\(i % 4 + 1)", channel: "sms",
-                                     cost: "0.05")
-            let payload = String(decoding: (try? JSONCoding.encoder().encode(fact)) ?? Data(), as: UTF8.self)
-            var r = HTTPClientRequest(method: "POST", url: url)
-            r.headers.add(InternalHeader.credential, secret)
-            r.headers.add("content-type", "application/json")
-            r.headers.add("x-lattice-event-id", id)
-            r.body = Array(#"{"id":"\#(id)","type":"dispatch.message_sent","occurredAt":"\#(JSONCoding.formatDate(Date()))","payload":\#(payload)}"#.utf8)
+        for r in stride(from: worker, to: requests, by: threads) {
+            let events = (r * batch..<min((r + 1) * batch, count)).map(envelope)
+            var request = HTTPClientRequest(method: "POST", url: url)
+            request.headers.add(InternalHeader.credential, secret)
+            if batch == 1 {
+                request.headers.add("content-type", "application/json")
+                request.headers.add("x-lattice-event-id", events[0].id)
+                request.body = Array(events[0].body.utf8)
+            } else {
+                request.headers.add("content-type", "application/x-ndjson")
+                request.body = Array(events.map(\.body).joined(separator: "\n").utf8)
+            }
             do {
-                let answer = try client.send(r)
+                let answer = try client.send(request)
                 if answer.status != 200 { tally.fail("\(answer.status) \(answer.bodyText)") }
+                if batch > 1 {
+                    let processed = answer.bodyText.components(separatedBy: #""outcome":"processed""#).count - 1
+                    if processed != events.count { tally.fail("\(processed) of \(events.count) processed: \(answer.bodyText.prefix(300))") }
+                }
             } catch {
                 tally.fail(String(describing: error))
             }
@@ -149,7 +168,8 @@ case "http":
     }
     let seconds = now() - started
     if !tally.failures.isEmpty { fail("ingestion failures: \(tally.failures)") }
-    print(String(format: "BENCH analytics_http_ingest_events_per_s %.0f events/s", Double(count) / seconds))
+    let name = batch == 1 ? "analytics_http_ingest_events_per_s" : "analytics_http_batched_ingest_events_per_s"
+    print(String(format: "BENCH \(name) %.0f events/s", Double(count) / seconds))
 default:
     fail("unknown mode \(arguments[1])")
 }

@@ -21,7 +21,18 @@ public final class AnalyticsApp: Sendable {
         let stored = try service.metrics.counter("analytics_facts_total", help: "Facts stored from received events.")
         let ignored = try service.metrics.counter("analytics_events_ignored_total", help: "Received events of types analytics does not count.")
         let logger = service.logger
-        let receiver = try InboxReceiver(schema: schema, consumer: Self.consumer, pool: database) { event, conn, context in
+        // A relay's batch is stored as one: one staging copy and one rollup upsert per row touched, in key
+        // order (concurrent batches of the same canvas neither deadlock nor hold each other's rows for
+        // a hundred events). A malformed event makes the batch fall back to one event at a time.
+        let together: InboxReceiver.BatchHandler = { events, conn, context in
+            var batch: [Fact] = []
+            batch.reserveCapacity(events.count)
+            for event in events {
+                if let fact = try FactDecoder.fact(from: event) { batch.append(fact) } else { ignored.increment() }
+            }
+            stored.increment(by: try facts.ingest(batch, on: conn))
+        }
+        let receiver = try InboxReceiver(schema: schema, consumer: Self.consumer, pool: database, batchHandler: together) { event, conn, context in
             guard let fact = try FactDecoder.fact(from: event) else {
                 ignored.increment()
                 logger.with(requestId: context.requestId).debug("event type not counted", ["type": .string(event.type)])
