@@ -8,22 +8,11 @@ import XCTest
 /// The store on a real PostgreSQL in a fresh schema: rollups equal a naive count over the same facts,
 /// whatever the order, batching and concurrency of their arrival; partitions; rollback.
 final class FactStoreTests: XCTestCase {
-    var schemas: [String] = []
+    let database = AnalyticsTestDatabase()
 
-    override func tearDown() {
-        for s in schemas { TestEnvironment.dropSchema(s) }
-        schemas = []
-    }
+    override func tearDown() { database.dropAll() }
 
-    func makeDatabase() throws -> PostgresPool {
-        let schema = TestEnvironment.uniqueSchema("t_analytics")
-        schemas.append(schema)
-        var config = try PostgresConfiguration(url: try TestEnvironment.databaseURL())
-        _ = try Migrator(schema: schema, migrations: try AnalyticsMigrations.all()).migrate(configuration: config)
-        config.searchPath = [schema]
-        config.poolSize = 6
-        return PostgresPool(configuration: config)
-    }
+    func makeDatabase() throws -> PostgresPool { try database.make() }
 
     let store = FactStore(timeZone: "Asia/Shanghai")
 
