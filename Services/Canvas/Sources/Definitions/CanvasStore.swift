@@ -14,7 +14,7 @@ public struct CanvasStore: Sendable {
     static let notFound = APIError.notFound("no such canvas", code: "canvas_not_found")
     static let visible = "(starts_with(c.org_path, $2) OR (c.is_template AND starts_with($2, c.org_path)))"
 
-    static func newId() -> String { "cnv_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(20) }
+    static func newId() -> String { RecordId.make("cnv_") }
 
     static func isId(_ id: String) -> Bool {
         id.hasPrefix("cnv_") && (5...64).contains(id.utf8.count)

@@ -535,7 +535,7 @@ public final class JourneyEngine: BackgroundTask, @unchecked Sendable {
             var tasks: (ids: [String], canvas: [String], node: [String], journey: [Int64], step: [Int], customer: [String], org: [String], text: [String], assignee: [String?]) = ([], [], [], [], [], [], [], [], [])
             for o in outcomes where kept.contains(o.journey.id) {
                 for t in o.tasks {
-                    tasks.ids.append("tsk_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(20))
+                    tasks.ids.append(RecordId.make("tsk_"))
                     tasks.canvas.append(o.journey.canvasId)
                     tasks.node.append(t.node)
                     tasks.journey.append(o.journey.id)

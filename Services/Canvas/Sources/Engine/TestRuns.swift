@@ -42,7 +42,7 @@ struct TestRuns: Sendable {
         var exits: [String: Int64]?
     }
 
-    static func newId() -> String { "tst_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(20) }
+    static func newId() -> String { RecordId.make("tst_") }
 
     static func isId(_ id: String) -> Bool {
         id.hasPrefix("tst_") && (5...64).contains(id.utf8.count)

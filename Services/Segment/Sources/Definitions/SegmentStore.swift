@@ -16,7 +16,7 @@ public struct SegmentStore: Sendable {
     static let memberBatch = 10_000
 
     /// A new id: `seg_` and 20 hex digits of a random UUID.
-    static func newId() -> String { "seg_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(20) }
+    static func newId() -> String { RecordId.make("seg_") }
 
     static func isId(_ id: String) -> Bool {
         id.hasPrefix("seg_") && (5...64).contains(id.utf8.count)

@@ -13,7 +13,7 @@ public struct ListStore: Sendable {
     static let notFound = APIError.notFound("no such list", code: "list_not_found")
     static let memberBatch = 10_000
 
-    static func newId() -> String { "lst_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(20) }
+    static func newId() -> String { RecordId.make("lst_") }
 
     static func isId(_ id: String) -> Bool {
         id.hasPrefix("lst_") && (5...64).contains(id.utf8.count)
