@@ -145,9 +145,12 @@ struct GrantLedger: Sendable {
             busy AS (
                 -- Only when every shard with units is held: wait for one; READ COMMITTED re-checks
                 -- `remaining > 0` on the row as its holder left it and moves on to the next when it is empty.
+                -- A row that fails the re-check stays locked until commit, so waiters go in shard order:
+                -- each holds only shards below the one it waits for, and no two can wait on each other
+                -- (a random start here deadlocked grants racing for the last units).
                 SELECT shard FROM reward_stock
                  WHERE reward_id = $2 AND remaining > 0 AND NOT EXISTS (SELECT 1 FROM quota) AND NOT EXISTS (SELECT 1 FROM free)
-                 ORDER BY (shard - $16 + $17) % $17 LIMIT 1 FOR UPDATE),
+                 ORDER BY shard LIMIT 1 FOR UPDATE),
             pick AS (
                 SELECT shard FROM free UNION ALL SELECT shard FROM busy),
             u AS (
