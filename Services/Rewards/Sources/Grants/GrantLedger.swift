@@ -20,6 +20,24 @@ struct GrantLedger: Sendable {
     let points: PointsLedger
     /// The bank's time zone, for the per-day limit (`LATTICE_TIMEZONE`).
     let timeZone: String
+    /// Concurrent common grants of one reward, granted together (`GrantBatch`); nil grants one at a time.
+    let batches: GroupCommit<GrantBatch.Item, GrantBatch.Outcome>?
+
+    /// - Parameter batchSize: the most common grants of one reward granted in one statement
+    ///   (`LATTICE_REWARDS_GRANT_BATCH`); 1 grants each on its own.
+    init(database: PostgresPool, facts: RewardFacts, points: PointsLedger, timeZone: String, batchSize: Int = 1) {
+        self.database = database
+        self.facts = facts
+        self.points = points
+        self.timeZone = timeZone
+        if batchSize > 1 {
+            let batch = GrantBatch(database: database, facts: facts, timeZone: timeZone)
+            // Two batches of a reward at once: one is built and locks its shards while the other commits.
+            batches = GroupCommit(maxBatch: batchSize, maxLeaders: 2, keys: GrantBatch.keys(of:)) { batch.grant($0) }
+        } else {
+            batches = nil
+        }
+    }
 
     struct Outcome: Sendable {
         var grant: Grant
@@ -62,6 +80,16 @@ struct GrantLedger: Sendable {
             // Points rewards credit the ledger and draws pick a prize: both need a transaction. Every other
             // grant first tries the one-statement path, which leaves nothing behind when it cannot finish.
             if draw == nil, reward.kind != .points {
+                if let batches {
+                    let item = GrantBatch.Item(id: id, reward: reward, request: request, key: key, caller: caller)
+                    switch batches.submit(item, group: GrantBatch.group(of: item)) {
+                    case .granted(let grant): return Outcome(grant: grant, created: true)
+                    case .limitReached: throw Self.limitReached
+                    case .replay:
+                        if let existing = try find(rewardId: reward.id, key: key) { return try replay(existing, request) }
+                    case .alone: break
+                    }
+                }
                 switch try grantInOneStatement(id: id, reward: reward, request: request, key: key, caller: caller) {
                 case .granted(let grant): return Outcome(grant: grant, created: true)
                 case .limitReached: throw Self.limitReached

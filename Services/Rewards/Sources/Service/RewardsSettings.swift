@@ -7,6 +7,9 @@ public struct RewardsSettings: Sendable {
     public var service: ServiceSettings
     /// Stock rows per new reward (`LATTICE_REWARDS_STOCK_SHARDS`): more shards, fewer grants queueing on one row.
     public var stockShards: Int
+    /// The most concurrent common grants of one reward granted in one statement and one commit
+    /// (`LATTICE_REWARDS_GRANT_BATCH`); 1 grants each on its own.
+    public var grantBatch: Int
     /// How often the expiry tick runs (`LATTICE_REWARDS_EXPIRY_INTERVAL`): grants and points lots past their
     /// validity, and external fetches to retry.
     public var expiryInterval: TimeInterval
@@ -27,6 +30,7 @@ public struct RewardsSettings: Sendable {
     public init(config: ConfigReader) throws(ConfigError) {
         service = try ServiceSettings(service: "rewards", config: config, defaultPort: 8085, defaultSchema: "rewards")
         stockShards = try config.int("LATTICE_REWARDS_STOCK_SHARDS", in: 1...256, default: 16)
+        grantBatch = try config.int("LATTICE_REWARDS_GRANT_BATCH", in: 1...500, default: 64)
         expiryInterval = try config.duration("LATTICE_REWARDS_EXPIRY_INTERVAL", in: 0.05...86_400, default: 60)
         providerTimeout = try config.duration("LATTICE_REWARDS_PROVIDER_TIMEOUT", in: 0.1...60, default: 5)
         externalAttempts = try config.int("LATTICE_REWARDS_EXTERNAL_ATTEMPTS", in: 1...100, default: 8)
