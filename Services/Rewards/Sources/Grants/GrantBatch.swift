@@ -42,6 +42,9 @@ struct GrantBatch: Sendable {
     let database: PostgresPool
     let facts: RewardFacts
     let timeZone: String
+    /// Where a failed batch is told: the fallback hides it from callers, and a batch that always failed
+    /// would silently grant one at a time.
+    let logger: Logger
 
     /// The group a grant joins: one reward, as its terms are now (an edit makes a new group).
     static func group(of item: Item) -> String {
@@ -61,6 +64,8 @@ struct GrantBatch: Sendable {
         do {
             return try grantInOneStatement(items, reward: first.reward)
         } catch {
+            logger.warning("grant batch failed, its grants go alone", ["rewardId": .string(first.reward.id), "grants": .int(items.count),
+                                                                       "error": .string("\(error)")])
             return items.map { _ in .alone }
         }
     }
@@ -155,7 +160,7 @@ struct GrantBatch: Sendable {
             items.map(\.request.canvasId), items.map(\.request.nodeId), items.map(\.caller.userId),
             reward.id, reward.perCustomerLimit, reward.perDayLimit, timeZone, Int.random(in: 0..<shards), shards, Self.shardsPerBatch,
             reward.unitCost, reward.validUntil, reward.validityDays ?? 0, reward.kind == .external ? "pending" : nil, reward.orgPath,
-            MarketingFactType.rewardGranted.rawValue, occurredAt, eventIds.isEmpty ? [] : items.map(\.id), eventIds, payloads,
+            MarketingFactType.rewardGranted.rawValue, occurredAt, eventIds, payloads,
             eventIds.isEmpty ? [] : facts.destinations, facts.notificationChannel)
         guard rows.count == items.count else { return items.map { _ in .alone } }
         return try rows.map { row in

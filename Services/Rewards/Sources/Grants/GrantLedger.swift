@@ -24,14 +24,14 @@ struct GrantLedger: Sendable {
     let batches: GroupCommit<GrantBatch.Item, GrantBatch.Outcome>?
 
     /// - Parameter batchSize: the most common grants of one reward granted in one statement
-    ///   (`LATTICE_REWARDS_GRANT_BATCH`); 1 grants each on its own.
-    init(database: PostgresPool, facts: RewardFacts, points: PointsLedger, timeZone: String, batchSize: Int = 1) {
+    ///   (`LATTICE_REWARDS_GRANT_BATCH`); 1 grants each on its own. `logger` hears of failed batches.
+    init(database: PostgresPool, facts: RewardFacts, points: PointsLedger, timeZone: String, batchSize: Int, logger: Logger) {
         self.database = database
         self.facts = facts
         self.points = points
         self.timeZone = timeZone
         if batchSize > 1 {
-            let batch = GrantBatch(database: database, facts: facts, timeZone: timeZone)
+            let batch = GrantBatch(database: database, facts: facts, timeZone: timeZone, logger: logger)
             // Two batches of a reward at once: one is built and locks its shards while the other commits.
             batches = GroupCommit(maxBatch: batchSize, maxLeaders: 2, keys: GrantBatch.keys(of:)) { batch.grant($0) }
         } else {

@@ -19,7 +19,7 @@ public final class RewardsApp: Sendable {
         let store = RewardStore(database: database, shardCount: settings.stockShards)
         let points = PointsLedger(database: database, facts: facts)
         let ledger = GrantLedger(database: database, facts: facts, points: points, timeZone: settings.service.timeZone.identifier,
-                                 batchSize: settings.grantBatch)
+                                 batchSize: settings.grantBatch, logger: service.logger)
         let draws = LotteryDraw(ledger: ledger, points: points)
         // Providers are outside the bank: their own client, without the internal credential; the retry
         // tick tries again what a first fetch did not get, a bounded number of times.
