@@ -51,4 +51,36 @@ final class JSONParserTests: XCTestCase {
             if ours != nil { XCTAssertNotNil(theirs, String(decoding: bytes, as: UTF8.self)) }
         }
     }
+
+    /// What the direct writer writes, both readers read back to the same value.
+    func testWrittenValuesReadBackTheSame() throws {
+        var rng = SystemRandomNumberGenerator()
+        let numbers: [Double] = [0, -0.0, 1, -1, 0.1, 1e-5, 2.5e-3, 1e300, -1e300, 5e-324, 9_007_199_254_740_992,
+                                 9_007_199_254_740_994, 123_456_789.125, Double.greatestFiniteMagnitude]
+        let strings = ["", "plain", "引号\"q\" \\ / \n\t\u{01}\u{7F}", "中文 ünï 😀", "\u{2028}\u{2029}"]
+        func random(_ depth: Int) -> JSONValue {
+            switch Int.random(in: 0..<(depth > 3 ? 4 : 6), using: &rng) {
+            case 0: return .null
+            case 1: return .bool(Bool.random(using: &rng))
+            case 2: return .number(Bool.random(using: &rng) ? numbers.randomElement(using: &rng)!
+                                                            : Double.random(in: -1e6...1e6, using: &rng))
+            case 3: return .string(strings.randomElement(using: &rng)!)
+            case 4: return .array((0..<Int.random(in: 0...4, using: &rng)).map { _ in random(depth + 1) })
+            default:
+                var members: [String: JSONValue] = [:]
+                for i in 0..<Int.random(in: 0...4, using: &rng) { members[strings.randomElement(using: &rng)! + "\(i)"] = random(depth + 1) }
+                return .object(members)
+            }
+        }
+        for _ in 0..<2_000 {
+            let value = random(0)
+            let bytes = value.jsonBytes
+            let text = String(decoding: bytes, as: UTF8.self)
+            XCTAssertEqual(try JSONParser.parse(bytes), value, text)
+            XCTAssertEqual(try JSONDecoder().decode(JSONValue.self, from: Data(bytes)), value, text)
+        }
+        XCTAssertEqual(String(decoding: JSONValue.number(5).jsonBytes, as: UTF8.self), "5")
+        XCTAssertEqual(String(decoding: JSONValue.number(.nan).jsonBytes, as: UTF8.self), "null", "JSON has no NaN")
+        XCTAssertEqual(String(decoding: JSONValue.array([.number(.infinity), "a"]).jsonBytes, as: UTF8.self), #"[null,"a"]"#)
+    }
 }

@@ -46,12 +46,17 @@ final class SegmentServiceUnitTests: XCTestCase {
                                                      daily: ["2026-09-20": 2, "2026-09-21": i])
             }
             let bytes = Array(try JSONCoding.encoder().encode(document))
-            XCTAssertEqual(try FactsDocumentReading.document(bytes), try JSONCoding.decoder().decode(CustomerFactsDocument.self, from: Data(bytes)))
+            XCTAssertEqual(try CustomerFactsDocument(jsonBytes: bytes), try JSONCoding.decoder().decode(CustomerFactsDocument.self, from: Data(bytes)))
+            // The direct writer's text reads back to the same document, by both readers.
+            var written: [UInt8] = []
+            document.write(into: &written)
+            XCTAssertEqual(try CustomerFactsDocument(jsonBytes: written), document)
+            XCTAssertEqual(try JSONCoding.decoder().decode(CustomerFactsDocument.self, from: Data(written)), document)
         }
         for bad in [#"[]"#, #"{"customerId":"x"}"#, #"{"customerId":"x","exists":true,"tags":{"a":1}}"#,
                     #"{"customerId":"x","exists":true,"events":{"e":{"total":1.5,"firstAt":"2026-01-01T00:00:00Z","lastAt":"2026-01-01T00:00:00Z"}}}"#,
                     #"{"customerId":"x","exists":true,"events":{"e":{"total":1,"firstAt":"yesterday","lastAt":"2026-01-01T00:00:00Z"}}}"#] {
-            XCTAssertThrowsError(try FactsDocumentReading.document(Array(bad.utf8)), bad)
+            XCTAssertThrowsError(try CustomerFactsDocument(jsonBytes: Array(bad.utf8)), bad)
         }
     }
 

@@ -36,6 +36,14 @@ public struct HTTPClientResponse: Sendable {
 
     /// Decodes the body with the shared `JSONCoding` decoder.
     public func decode<T: Decodable>(_ type: T.Type = T.self) throws(HTTPClientError) -> T {
+        if T.self == JSONValue.self {
+            // An open document (a page of the profile's feed): the direct parser, several times faster.
+            do {
+                return try JSONParser.parse(body) as! T
+            } catch {
+                throw .invalidJSON("the answer is not JSON: \(error)")
+            }
+        }
         do {
             return try JSONCoding.decoder().decode(T.self, from: Data(body))
         } catch {

@@ -31,6 +31,14 @@ extension Response {
         return Response(status: status, headers: h, body: .bytes(Array(data)))
     }
 
+    /// A JSON response of text already written (`JSONValue.jsonBytes`, a document's own writer): for
+    /// large answers where `JSONEncoder` would be the main cost.
+    public static func json(encoded bytes: [UInt8], status: Int = 200, headers: HTTPHeaders = HTTPHeaders()) -> Response {
+        var h = headers
+        h.set("content-type", "application/json")
+        return Response(status: status, headers: h, body: .bytes(bytes))
+    }
+
     /// The JSON error response of DESIGN.md §2 for this error.
     public static func error(_ error: APIError) -> Response {
         var headers: HTTPHeaders = ["content-type": "application/json"]

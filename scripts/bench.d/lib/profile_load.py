@@ -26,8 +26,10 @@ def _connection(port):
     return http.client.HTTPConnection("127.0.0.1", port, timeout=30)
 
 
-def batches(port, token, customers, seconds, threads, batch, target_rate=40000):
+def batches(port, token, customers, seconds, threads, batch, target_rate=40000, paced=False):
     """Posts batches of `batch` events from `threads` connections for `seconds`; prints events/s.
+    Unpaced, as fast as the service answers; paced, batch k leaves at k * batch / target_rate seconds
+    (a steady `target_rate` events/s while the service keeps up).
 
     The bodies are made before the clock starts (enough for `target_rate` events/s), so the load
     generator does not spend, while it measures, the CPU the service needs on this 2-core machine."""
@@ -42,7 +44,7 @@ def batches(port, token, customers, seconds, threads, batch, target_rate=40000):
     accepted = [0] * threads
     failures = []
     lock = threading.Lock()
-    next_body = iter(bodies)
+    next_body = iter(enumerate(bodies))
     stop = time.time() + seconds
     finished = [0.0] * threads
 
@@ -51,9 +53,12 @@ def batches(port, token, customers, seconds, threads, batch, target_rate=40000):
         headers = {"Authorization": "Bearer " + token, "Content-Type": "application/json"}
         while time.time() < stop:
             with lock:
-                body = next(next_body, None)
-            if body is None:
+                item = next(next_body, None)
+            if item is None:
                 break
+            k_body, body = item
+            if paced:
+                time.sleep(max(0.0, started + k_body * batch / target_rate - time.time()))
             conn.request("POST", "/api/v1/events", body, headers)
             resp = conn.getresponse()
             data = resp.read()
@@ -81,3 +86,6 @@ if __name__ == "__main__":
         write_csv(sys.argv[2], int(sys.argv[3]))
     elif command == "batches":
         batches(int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), float(sys.argv[5]), int(sys.argv[6]), int(sys.argv[7]))
+    elif command == "paced":   # ... RATE: batches paced to RATE events/s
+        batches(int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), float(sys.argv[5]), int(sys.argv[6]), int(sys.argv[7]),
+                target_rate=float(sys.argv[8]), paced=True)

@@ -122,8 +122,8 @@ public enum NormalizedValue: Sendable, Equatable {
     /// As kept in the `attributes` JSON document (decimals as JSON numbers: jsonb keeps their digits).
     var jsonText: String {
         switch self {
-        case .text(let s): return JSONText.quote(s)
-        case .date, .timestamp: return JSONText.quote(sqlText)
+        case .text(let s): return JSONString.quoted(s)
+        case .date, .timestamp: return JSONString.quoted(sqlText)
         case .integer, .decimal, .boolean: return sqlText
         }
     }
@@ -160,9 +160,4 @@ public struct CalendarDay: Sendable, Hashable, CustomStringConvertible {
     init(text: String) { self.text = text }
 
     public var description: String { text }
-}
-
-/// JSON string literals for the few places that assemble JSON text (parameters, never SQL).
-enum JSONText {
-    static func quote(_ s: String) -> String { JSONString.quoted(s) }
 }

@@ -19,7 +19,7 @@ public enum ChangeFeedRoutes {
                 cursor = .start
             }
             let limit = try PageRequest(query: request.queryParameters, maximumLimit: 5_000).limit
-            return try .json(try feed.changes(after: cursor, limit: limit))
+            return .json(encoded: try feed.changes(after: cursor, limit: limit).jsonBytes)
         }
         // The canvas's splits and audience filters: the current documents of up to 1,000 given customers
         // (`exists: false` for unknown ids), the same shape as the feed's.

@@ -63,7 +63,7 @@ public struct CustomerStore: Sendable {
         if update.fields[.orgId] == nil { present.removeAll { $0 == "orgId" } }
         func text(_ f: CustomerField) -> String? { update.fields[f].flatMap { $0?.sqlText } }
         let attributesPatch = "{" + update.attributes.sorted { $0.key < $1.key }
-            .map { JSONText.quote($0.key) + ":" + ($0.value?.jsonText ?? "null") }.joined(separator: ",") + "}"
+            .map { JSONString.quoted($0.key) + ":" + ($0.value?.jsonText ?? "null") }.joined(separator: ",") + "}"
 
         return try database.transaction { conn in
             let rows = try conn.query("""

@@ -121,8 +121,8 @@ public struct EventIngestor: Sendable {
     static func payloadJSON(_ event: CheckedEvent, orgPath: String) -> String {
         // customerId, orgPath and name are of restricted alphabets (checked, or from a CHECKed column):
         // only eventId may need escaping.
-        "{\"eventId\":" + JSONText.quote(event.eventId) + ",\"customerId\":\"" + event.customerId
-            + "\",\"orgPath\":" + JSONText.quote(orgPath) + ",\"name\":\"" + event.name
+        "{\"eventId\":" + JSONString.quoted(event.eventId) + ",\"customerId\":\"" + event.customerId
+            + "\",\"orgPath\":" + JSONString.quoted(orgPath) + ",\"name\":\"" + event.name
             + "\",\"occurredAt\":\"" + JSONCoding.formatDate(event.occurredAt) + "\",\"properties\":" + event.propertiesJSON + "}"
     }
 

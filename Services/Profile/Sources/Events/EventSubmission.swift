@@ -118,7 +118,7 @@ enum EventSubmission {
                     guard s.count <= AttributeType.maximumStringLength else {
                         return .failure(.invalid(field, "is longer than \(AttributeType.maximumStringLength) characters"))
                     }
-                    text = JSONText.quote(s)
+                    text = JSONString.quoted(s)
                 case .number(let d):
                     guard d.isFinite else { return .failure(.invalid(field, "must be a finite number")) }
                     text = d.rounded() == d && abs(d) < 9.0e15 ? String(Int64(d)) : "\(d)"
