@@ -24,13 +24,13 @@ final class CanvasGoalTests: XCTestCase {
                        {"id": "remind", "type": "send", "channel": "sms", "templateId": "\(bank.smsTemplate)", "next": null}]}
             """)
         let id = try bank.launch(canvas)
-        for c in ["gl0", "gl1", "gl2", "gl3"] { try event(platform, bank, c, "account_opened") }
+        for c in ["gl0", "gl1", "gl2", "gl3"] { try bank.sendEvent(c, "account_opened") }
         XCTAssertTrue(try platform.eventually { (try platform.simulatorStats()["accepted"] ?? 0) >= 4 }, "the welcome pushes never arrived")
         // Waiting at `hold`: a number, a numeric string, text, and no amount at all.
-        try event(platform, bank, "gl0", "deposit_made", ["amount": .number(1200.5)])
-        try event(platform, bank, "gl1", "deposit_made", ["amount": .string("88")])
-        try event(platform, bank, "gl2", "deposit_made", ["amount": .string("a lot")])
-        try event(platform, bank, "gl3", "deposit_made", ["channel": .string("counter")])
+        try bank.sendEvent("gl0", "deposit_made", properties: ["amount": .number(1200.5)])
+        try bank.sendEvent("gl1", "deposit_made", properties: ["amount": .string("88")])
+        try bank.sendEvent("gl2", "deposit_made", properties: ["amount": .string("a lot")])
+        try bank.sendEvent("gl3", "deposit_made", properties: ["channel": .string("counter")])
         XCTAssertTrue(try platform.eventually { try bank.stats(id)["converted"]?.doubleValue == 4 }, "not every deposit converted")
 
         var config = try PostgresConfiguration(url: try TestEnvironment.databaseURL())
@@ -58,11 +58,4 @@ final class CanvasGoalTests: XCTestCase {
         XCTAssertEqual(try platform.simulatorStats()["accepted"], 4)
     }
 
-    func event(_ platform: CanvasPlatform, _ bank: CanvasBank, _ customer: String, _ name: String,
-               _ properties: [String: JSONValue] = [:]) throws {
-        _ = try platform.json("POST", "/api/v1/events", token: bank.hqOperator, .object([
-            "eventId": .string("e-\(UUID().uuidString)"), "customerId": .string(customer), "name": .string(name),
-            "occurredAt": .string(JSONCoding.formatDate(Date())), "properties": .object(properties),
-        ]), expect: 200)
-    }
 }

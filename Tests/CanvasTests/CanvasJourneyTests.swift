@@ -56,12 +56,6 @@ final class CanvasJourneyTests: XCTestCase {
         XCTAssertFalse(messages.items.contains { control.contains($0["customerId"]?.stringValue ?? "") }, "the control group receives nothing")
     }
 
-    func event(_ platform: CanvasPlatform, _ bank: CanvasBank, _ customer: String, _ name: String, properties: [String: JSONValue] = [:]) throws {
-        _ = try platform.json("POST", "/api/v1/events", token: bank.hqOperator, .object([
-            "eventId": .string("e-\(UUID().uuidString)"), "customerId": .string(customer), "name": .string(name),
-            "occurredAt": .string(JSONCoding.formatDate(Date())), "properties": .object(properties),
-        ]), expect: 200)
-    }
 
     func testRealTimeCanvasWaitEventTimeoutGoalAndPause() throws {
         let platform = try CanvasPlatform()
@@ -79,12 +73,12 @@ final class CanvasJourneyTests: XCTestCase {
             """)
         let id = try bank.launch(canvas)
         let started = Date()
-        try event(platform, bank, "rt0", "account_opened", properties: ["channel": .string("app")])
-        try event(platform, bank, "rt1", "account_opened", properties: ["channel": .string("app")])
-        try event(platform, bank, "rt2", "account_opened", properties: ["channel": .string("branch")])   // where fails
+        try bank.sendEvent("rt0", "account_opened", properties: ["channel": .string("app")])
+        try bank.sendEvent("rt1", "account_opened", properties: ["channel": .string("app")])
+        try bank.sendEvent("rt2", "account_opened", properties: ["channel": .string("branch")])   // where fails
         XCTAssertTrue(try platform.eventually { (try platform.simulatorStats()["accepted"] ?? 0) >= 2 }, "the welcome pushes never arrived")
         print("real-time: two welcome pushes at the simulator \(Int(Date().timeIntervalSince(started) * 1000)) ms after the events")
-        try event(platform, bank, "rt0", "card_bound")
+        try bank.sendEvent("rt0", "card_bound")
         XCTAssertTrue(try platform.eventually {
             let s = try bank.stats(id)
             return s["nodes"].map { v -> Bool in
@@ -105,14 +99,14 @@ final class CanvasJourneyTests: XCTestCase {
         XCTAssertEqual(try platform.simulatorStats()["accepted"], 3, "rt0 got its push, rt1 push and sms; rt2 nothing")
 
         // The goal converts rt1 (waiting a day) and ends its journey.
-        try event(platform, bank, "rt1", "fund_purchase")
+        try bank.sendEvent("rt1", "fund_purchase")
         XCTAssertTrue(try platform.eventually { try bank.stats(id)["converted"]?.doubleValue == 1 })
         XCTAssertEqual(try bank.stats(id)["active"]?.doubleValue, 0)
 
         // Paused: journeys hold (no welcome while paused), resumed: they go on.
         _ = try platform.json("POST", "/api/v1/canvases/\(id):pause", token: bank.shApprover, expect: 200)
         Thread.sleep(forTimeInterval: 1.2)   // the canvas list of the event consumer is cached for a second
-        try event(platform, bank, "rt3", "account_opened", properties: ["channel": .string("app")])
+        try bank.sendEvent("rt3", "account_opened", properties: ["channel": .string("app")])
         Thread.sleep(forTimeInterval: 1)
         XCTAssertEqual(try platform.simulatorStats()["accepted"], 3)
         XCTAssertEqual(try bank.stats(id)["entered"]?.doubleValue, 2, "a paused canvas takes no entries")
@@ -123,12 +117,6 @@ final class CanvasJourneyTests: XCTestCase {
 /// Breakpoint recall (A not followed by B within T), versions (journeys keep theirs), and
 /// segment_enter / lifecycle entries fed straight to the canvas's inbox as their services send them.
 final class CanvasEntryTests: XCTestCase {
-    func event(_ platform: CanvasPlatform, _ bank: CanvasBank, _ customer: String, _ name: String) throws {
-        _ = try platform.json("POST", "/api/v1/events", token: bank.hqOperator, .object([
-            "eventId": .string("e-\(UUID().uuidString)"), "customerId": .string(customer), "name": .string(name),
-            "occurredAt": .string(JSONCoding.formatDate(Date())), "properties": .object([:]),
-        ]), expect: 200)
-    }
 
     func accepted(_ platform: CanvasPlatform) throws -> [String: Int] {
         var out: [String: Int] = [:]
@@ -149,9 +137,9 @@ final class CanvasEntryTests: XCTestCase {
             """)
         let id = try bank.launch(recall)
         let t0 = Date()
-        try event(platform, bank, "rc0", "card_bind_start")
-        try event(platform, bank, "rc1", "card_bind_start")
-        try event(platform, bank, "rc1", "card_bind_success")
+        try bank.sendEvent("rc0", "card_bind_start")
+        try bank.sendEvent("rc1", "card_bind_start")
+        try bank.sendEvent("rc1", "card_bind_success")
         Thread.sleep(forTimeInterval: 1)
         XCTAssertEqual(try accepted(platform), [:], "nothing before T")
         XCTAssertTrue(try platform.eventually(timeout: 10) { try accepted(platform)["rc0"] == 1 })
@@ -168,7 +156,7 @@ final class CanvasEntryTests: XCTestCase {
                        {"id": "push", "type": "send", "channel": "push", "templateId": "\(bank.pushTemplate)", "next": null}]}
             """)
         let vid = try bank.launch(v1)
-        try event(platform, bank, "rc2", "version_probe")
+        try bank.sendEvent("rc2", "version_probe")
         XCTAssertTrue(try platform.eventually { try bank.stats(vid)["entered"]?.doubleValue == 1 })
         let v2 = try JSONValue.parse("""
             {"name": "版本测试 v2", "entry": {"type": "event", "event": "version_probe"}, "start": "hold",

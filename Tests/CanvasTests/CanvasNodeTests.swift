@@ -31,10 +31,7 @@ final class CanvasNodeTests: XCTestCase {
                        {"id": "hook", "type": "webhook", "url": "\(platform.simulatorURL)", "next": null}]}
             """)
         let id = try bank.launch(canvas)
-        _ = try platform.json("POST", "/api/v1/events", token: bank.hqOperator, .object([
-            "eventId": .string("e-\(UUID().uuidString)"), "customerId": .string("nd0"), "name": .string("loan_applied"),
-            "occurredAt": .string(JSONCoding.formatDate(Date())), "properties": .object([:]),
-        ]), expect: 200)
+        try bank.sendEvent("nd0", "loan_applied")
         XCTAssertTrue(try platform.eventually { try bank.stats(id)["exited"]?.doubleValue == 1 }, "the journey did not finish")
         // The webhook reached the outside URL once, keyed by the journey step.
         let hooks = try platform.simulatorCall("GET", "/control/messages").items
@@ -76,10 +73,7 @@ final class CanvasNodeTests: XCTestCase {
                        {"id": "bye", "type": "exit"}]}
             """)
         let refusedId = try bank.launch(inward)
-        _ = try platform.json("POST", "/api/v1/events", token: bank.hqOperator, .object([
-            "eventId": .string("e-\(UUID().uuidString)"), "customerId": .string("nd0"), "name": .string("loan_withdrawn"),
-            "occurredAt": .string(JSONCoding.formatDate(Date())), "properties": .object([:]),
-        ]), expect: 200)
+        try bank.sendEvent("nd0", "loan_withdrawn")
         XCTAssertTrue(try platform.eventually { try bank.stats(refusedId)["exited"]?.doubleValue == 1 }, "the refused webhook held the journey")
         let refusedStats = try bank.stats(refusedId)
         guard case .array(let nodeStats)? = refusedStats["nodes"] else { return XCTFail("no node stats: \(refusedStats)") }
@@ -98,10 +92,7 @@ final class CanvasNodeTests: XCTestCase {
                        {"id": "bye", "type": "exit"}]}
             """)
         let downId = try bank.launch(down)
-        _ = try platform.json("POST", "/api/v1/events", token: bank.hqOperator, .object([
-            "eventId": .string("e-\(UUID().uuidString)"), "customerId": .string("nd0"), "name": .string("loan_cancelled"),
-            "occurredAt": .string(JSONCoding.formatDate(Date())), "properties": .object([:]),
-        ]), expect: 200)
+        try bank.sendEvent("nd0", "loan_cancelled")
         XCTAssertTrue(try platform.eventually(timeout: 30) { try bank.stats(downId)["exited"]?.doubleValue == 1 },
                       "a webhook that stays down held the journey forever")
         let downStats = try bank.stats(downId)

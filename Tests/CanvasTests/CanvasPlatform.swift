@@ -191,6 +191,14 @@ final class CanvasBank {
         smsTemplate = try template(channel: "sms", body: "【Lattice银行】{{name}}您好，体验金已到账 回T退订")
     }
 
+    /// Sends one event of `customer` through the public API, as the bank's systems do.
+    func sendEvent(_ customer: String, _ name: String, properties: [String: JSONValue] = [:]) throws {
+        _ = try platform.json("POST", "/api/v1/events", token: hqOperator, .object([
+            "eventId": .string("e-\(UUID().uuidString)"), "customerId": .string(customer), "name": .string(name),
+            "occurredAt": .string(JSONCoding.formatDate(Date())), "properties": .object(properties),
+        ]), expect: 200)
+    }
+
     func template(channel: String, body: String) throws -> String {
         let created = try platform.json("POST", "/api/v1/templates", token: hqOperator, .object([
             "channel": .string(channel), "name": .string("t-\(UUID().uuidString.prefix(8))"), "body": .string(body), "kind": .string("marketing"),

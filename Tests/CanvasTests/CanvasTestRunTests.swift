@@ -115,10 +115,7 @@ final class CanvasTestRunTests: XCTestCase {
         // Launched, the real run is not blocked by the rehearsal (re-entry `never`), and counts only itself.
         _ = try platform.json("POST", "/api/v1/canvases/\(id):submit", token: bank.shOperator, expect: 200)
         XCTAssertEqual(try platform.json("POST", "/api/v1/canvases/\(id):approve", token: bank.shApprover, expect: 200)["status"]?.stringValue, "running")
-        _ = try platform.json("POST", "/api/v1/events", token: bank.hqOperator, .object([
-            "eventId": .string("e-\(UUID().uuidString)"), "customerId": .string("ts0"), "name": .string("account_opened"),
-            "occurredAt": .string(JSONCoding.formatDate(Date())), "properties": .object([:]),
-        ]), expect: 200)
+        try bank.sendEvent("ts0", "account_opened")
         XCTAssertTrue(try platform.eventually { try bank.stats(id)["exited"]?.doubleValue == 1 }, "the tested customer did not enter the real run")
         XCTAssertEqual(try bank.stats(id)["entered"]?.doubleValue, 1)
         XCTAssertEqual(try platform.json("GET", "/api/v1/messages?canvasId=\(id)", token: bank.shOperator, expect: 200).items.count, 1)

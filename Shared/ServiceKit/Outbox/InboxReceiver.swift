@@ -87,20 +87,12 @@ public struct InboxReceiver: Sendable {
             throw APIError.badRequest("\(OutboxEnvelope.eventIdHeader) does not match the envelope id",
                                       field: "id", code: "event_id_mismatch")
         }
-        let outcome: Outcome
-        do {
-            outcome = try pool.transaction { connection in
-                guard try inbox.receive(on: connection, eventId: event.id, consumer: consumer, eventType: event.type) else {
-                    return .duplicate
-                }
-                try handler(event, connection, context)
-                return .processed
+        let outcome: Outcome = try transaction { connection in
+            guard try inbox.receive(on: connection, eventId: event.id, consumer: consumer, eventType: event.type) else {
+                return .duplicate
             }
-        } catch let error as OutboxError {
-            if case .database(let db) = error { throw Self.mapped(db) }
-            throw error
-        } catch let error as PostgresError {
-            throw Self.mapped(error)
+            try handler(event, connection, context)
+            return .processed
         }
         return try .json(Answer(eventId: event.id.uuidString.lowercased(), outcome: outcome))
     }
@@ -118,42 +110,35 @@ public struct InboxReceiver: Sendable {
             do { events.append(.success(try ReceivedEvent(envelope: Array(line)))) } catch { events.append(.failure(error)) }
         }
         if batchHandler != nil, let answer = try handleTogether(events, context: context) { return answer }
-        do {
-            return try pool.transaction { connection in
-                var results: [OutboxEnvelope.BatchResult] = []
-                results.reserveCapacity(events.count)
-                for item in events {
-                    let event: ReceivedEvent
-                    switch item {
-                    case .failure(let error):
-                        results.append(.init(eventId: nil, outcome: "failed", status: error.status, message: error.message))
-                        continue
-                    case .success(let e): event = e
-                    }
-                    let id = event.id.uuidString.lowercased()
-                    do {
-                        let outcome = try connection.withSavepoint { conn -> Outcome in
-                            guard try inbox.receive(on: conn, eventId: event.id, consumer: consumer, eventType: event.type) else {
-                                return .duplicate
-                            }
-                            try handler(event, conn, context)
-                            return .processed
-                        }
-                        results.append(.init(eventId: id, outcome: outcome.rawValue))
-                    } catch {
-                        if connection.isBroken { throw error }
-                        if let db = Self.databaseError(error), db.isUnavailable { throw error }
-                        let api = ErrorMapping.apiError(for: error)
-                        results.append(.init(eventId: id, outcome: "failed", status: api.status, message: String(api.message.prefix(500))))
-                    }
+        return try transaction { connection in
+            var results: [OutboxEnvelope.BatchResult] = []
+            results.reserveCapacity(events.count)
+            for item in events {
+                let event: ReceivedEvent
+                switch item {
+                case .failure(let error):
+                    results.append(.init(eventId: nil, outcome: "failed", status: error.status, message: error.message))
+                    continue
+                case .success(let e): event = e
                 }
-                return OutboxEnvelope.BatchAnswer(results: results)
+                let id = event.id.uuidString.lowercased()
+                do {
+                    let outcome = try connection.withSavepoint { conn -> Outcome in
+                        guard try inbox.receive(on: conn, eventId: event.id, consumer: consumer, eventType: event.type) else {
+                            return .duplicate
+                        }
+                        try handler(event, conn, context)
+                        return .processed
+                    }
+                    results.append(.init(eventId: id, outcome: outcome.rawValue))
+                } catch {
+                    if connection.isBroken { throw error }
+                    if let db = Self.databaseError(error), db.isUnavailable { throw error }
+                    let api = ErrorMapping.apiError(for: error)
+                    results.append(.init(eventId: id, outcome: "failed", status: api.status, message: String(api.message.prefix(500))))
+                }
             }
-        } catch let error as OutboxError {
-            if case .database(let db) = error { throw Self.mapped(db) }
-            throw error
-        } catch let error as PostgresError {
-            throw Self.mapped(error)
+            return OutboxEnvelope.BatchAnswer(results: results)
         }
     }
 
@@ -165,7 +150,7 @@ public struct InboxReceiver: Sendable {
         var seen = Set<UUID>()
         for case .success(let event) in events where seen.insert(event.id).inserted { valid.append(event) }
         do {
-            return try pool.transaction { connection -> OutboxEnvelope.BatchAnswer in
+            return try transaction { connection -> OutboxEnvelope.BatchAnswer in
                 let new = try inbox.receive(on: connection, events: valid.map { ($0.id, $0.type) }, consumer: consumer)
                 do {
                     try batchHandler(valid.filter { new.contains($0.id) }, connection, context)
@@ -189,16 +174,21 @@ public struct InboxReceiver: Sendable {
             }
         } catch is HandlerRefused {
             return nil
-        } catch let error as OutboxError {
-            if case .database(let db) = error { throw Self.mapped(db) }
-            throw error
-        } catch let error as PostgresError {
-            throw Self.mapped(error)
         }
     }
 
     /// The batch handler threw: undo the batch's transaction and apply its events one by one.
     private struct HandlerRefused: Error {}
+
+    /// `pool.transaction`, with database trouble the sender should retry answered 503 (`mapped`).
+    private func transaction<T>(_ body: (PostgresConnection) throws -> T) throws -> T {
+        do {
+            return try pool.transaction(body)
+        } catch {
+            if let db = Self.databaseError(error) { throw Self.mapped(db) }
+            throw error
+        }
+    }
 
     private static func databaseError(_ error: any Error) -> PostgresError? {
         if let db = error as? PostgresError { return db }

@@ -288,10 +288,8 @@ public final class OutboxRelay: @unchecked Sendable {
     private func deliver(_ request: DeliveryRequest, token: UUID) {
         let label = configuration.subscribers[request.destination] == nil ? "unconfigured" : request.destination
         guard let url = configuration.subscribers[request.destination] else {
-            for event in request.events {
-                recordFailure(event, token: token, label: label,
-                              reason: "no subscriber URL is configured for destination '\(request.destination)'")
-            }
+            let reason = "no subscriber URL is configured for destination '\(request.destination)'"
+            recordFailures(request.events.map { ($0, reason) }, token: token, label: label)
             return
         }
         var body: [UInt8] = []
@@ -331,7 +329,7 @@ public final class OutboxRelay: @unchecked Sendable {
             refused = request.events.map { ($0, "delivery failed: \(error)") }
         }
         metrics.latency?.observe(Double(MonotonicClock.nanoseconds() &- started) / 1e9)
-        for (event, reason) in refused { recordFailure(event, token: token, label: label, reason: reason) }
+        recordFailures(refused, token: token, label: label)
         guard !accepted.isEmpty else { return }
         do {
             try pool.withOutboxConnection { connection in
@@ -350,38 +348,60 @@ public final class OutboxRelay: @unchecked Sendable {
         }
     }
 
-    private func recordFailure(_ event: ClaimedEvent, token: UUID, label: String, reason: String) {
-        let delay = configuration.backoff.delay(afterAttempt: event.attempts)
+    /// Schedules the retries of failed events (or dead-letters those at their last attempt) in one
+    /// statement: a subscriber that is down fails whole batches, and a statement and a log line per event
+    /// would load the database and the log exactly when things already go wrong.
+    private func recordFailures(_ failures: [(ClaimedEvent, String)], token: UUID, label: String) {
+        guard !failures.isEmpty else { return }
+        let events = failures.map(\.0)
+        let outcome: [Int64: String]
         do {
-            let status: String? = try pool.withOutboxConnection { connection in
-                let rows = try connection.query("""
-                    UPDATE \(tables.outbox)
-                    SET status = CASE WHEN attempts >= $3 THEN 'dead' ELSE 'pending' END,
-                        next_attempt_at = now() + make_interval(secs => $4),
-                        last_error = $5, lease_owner = NULL, lease_token = NULL
-                    WHERE seq = $1 AND lease_token = $2 AND status = 'pending'
-                    RETURNING status
-                    """, event.seq, token, configuration.maxAttempts, delay, String(reason.prefix(2_000)))
-                return try rows.first?.decode("status", as: String.self)
-            }
-            let fields: KeyValuePairs<String, LogValue> = [
-                "eventId": .string(event.id.uuidString.lowercased()), "type": .string(event.type),
-                "destination": .string(event.destination), "attempt": .int(event.attempts), "error": .string(reason),
-            ]
-            switch status {
-            case "dead":
-                try? metrics.dead?.labels(label).increment()
-                logger.error("outbox event dead-lettered after its last attempt", fields)
-            case "pending":
-                try? metrics.failed?.labels(label).increment()
-                logger.warning("outbox delivery failed; will retry", fields)
-            default:
-                // Our lease ended and another relay holds the row now: it decides.
-                logger.info("outbox delivery failed after the lease passed to another relay", fields)
+            outcome = try pool.withOutboxConnection { connection in
+                var statuses: [Int64: String] = [:]
+                for row in try connection.query("""
+                    UPDATE \(tables.outbox) AS o
+                    SET status = CASE WHEN o.attempts >= $2 THEN 'dead' ELSE 'pending' END,
+                        next_attempt_at = now() + make_interval(secs => f.delay),
+                        last_error = f.reason, lease_owner = NULL, lease_token = NULL
+                    FROM unnest($3::int8[], $4::float8[], $5::text[]) AS f(seq, delay, reason)
+                    WHERE o.seq = f.seq AND o.lease_token = $1 AND o.status = 'pending'
+                    RETURNING o.seq, o.status
+                    """, token, configuration.maxAttempts, events.map(\.seq),
+                    events.map { configuration.backoff.delay(afterAttempt: $0.attempts) },
+                    failures.map { String($0.1.prefix(2_000)) }) {
+                    statuses[try row.decode("seq")] = try row.decode("status")
+                }
+                return statuses
             }
         } catch {
-            logger.warning("outbox failure not recorded; the event is retried after its lease",
-                           ["eventId": .string(event.id.uuidString), "error": .error(error)])
+            logger.warning("outbox failures not recorded; the events are retried after their lease",
+                           ["events": .int(events.count), "first": .string(events[0].id.uuidString), "error": .error(error)])
+            return
+        }
+        var retried = 0, passedOn = 0
+        for (event, reason) in failures {
+            switch outcome[event.seq] {
+            case "dead":
+                try? metrics.dead?.labels(label).increment()
+                logger.error("outbox event dead-lettered after its last attempt", [
+                    "eventId": .string(event.id.uuidString.lowercased()), "type": .string(event.type),
+                    "destination": .string(event.destination), "attempt": .int(event.attempts), "error": .string(reason),
+                ])
+            case "pending": retried += 1
+            default: passedOn += 1   // our lease ended and another relay holds the row now: it decides
+            }
+        }
+        if retried > 0 {
+            try? metrics.failed?.labels(label).increment(by: retried)
+            let first = failures.first { outcome[$0.0.seq] == "pending" }!
+            logger.warning("outbox delivery failed; will retry", [
+                "events": .int(retried), "destination": .string(first.0.destination),
+                "firstEventId": .string(first.0.id.uuidString.lowercased()), "attempt": .int(first.0.attempts),
+                "error": .string(first.1),
+            ])
+        }
+        if passedOn > 0 {
+            logger.info("outbox delivery failed after the lease passed to another relay", ["events": .int(passedOn)])
         }
     }
 
