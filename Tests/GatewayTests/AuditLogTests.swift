@@ -34,6 +34,44 @@ final class AuditLogTests: XCTestCase {
         XCTAssertTrue(db.sink.lines.isEmpty, "nothing logged on success: \(db.sink.lines)")
     }
 
+    /// Concurrent entries share inserts; each one is stored once with its own fields, and an entry the
+    /// table refuses costs no other entry of its batch its place.
+    func testConcurrentEntriesAreEachStoredOnceAndARefusedOneAlone() throws {
+        let db = try AuditTestDatabase()
+        defer { db.close() }
+        try db.pool.execute("""
+            CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN IF NEW.request_id = 'poison' THEN RAISE EXCEPTION 'refused for the test'; END IF; RETURN NEW; END $$
+            """)
+        try db.pool.execute("CREATE TRIGGER refuse_poison BEFORE INSERT ON audit_log FOR EACH ROW EXECUTE FUNCTION refuse_poison()")
+        let threads = 16, perThread = 25
+        DispatchQueue.concurrentPerform(iterations: threads) { t in
+            for i in 0..<perThread {
+                let id = t == 3 && i == 7 ? "poison" : "req-\(t)-\(i)"
+                db.log.record(AuditFixtures.entry(actor: "u_\(t)", resource: "/api/v1/users/\(t)-\(i)", outcome: 200 + i, requestId: id))
+            }
+        }
+        var stored: [String: (String, String, Int)] = [:]
+        for row in try db.pool.query("SELECT request_id, actor_id, resource, outcome FROM audit_log") {
+            let id: String = try row.decode("request_id")
+            XCTAssertNil(stored[id], "\(id) stored twice")
+            stored[id] = (try row.decode("actor_id"), try row.decode("resource"), try row.decode("outcome"))
+        }
+        XCTAssertEqual(stored.count, threads * perThread - 1)
+        for t in 0..<threads {
+            for i in 0..<perThread where !(t == 3 && i == 7) {
+                let row = stored["req-\(t)-\(i)"]
+                XCTAssertEqual(row?.0, "u_\(t)")
+                XCTAssertEqual(row?.1, "/api/v1/users/\(t)-\(i)")
+                XCTAssertEqual(row?.2, 200 + i)
+            }
+        }
+        XCTAssertTrue(db.metrics.render().contains("audit_entries_recorded_total \(threads * perThread - 1)"), db.metrics.render())
+        XCTAssertTrue(db.metrics.render().contains("audit_fallback_total 1"), db.metrics.render())
+        let fallback = try db.sink.objects().filter { $0["msg"] as? String == "audit_fallback" }
+        XCTAssertEqual(fallback.map { $0["requestId"] as? String }, ["poison"])
+    }
+
     func testFiltersByUserResourceActionAndTime() throws {
         let db = try AuditTestDatabase()
         defer { db.close() }

@@ -20,7 +20,8 @@ public final class GatewayApp: Sendable {
         service = try Service(name: "gateway", settings: settings.service, migrations: try GatewayMigrations.all(),
                               exposure: .publicGateway, logSink: logSink)
         identity = IdentityStore(database: service.database, settings: settings)
-        audit = try AuditLog(database: service.database, logger: service.logger, metrics: service.metrics)
+        audit = try AuditLog(database: service.database, logger: service.logger, metrics: service.metrics,
+                             batchSize: settings.auditBatchSize)
 
         let router = service.router
         router.add(middleware: GatewayAuthMiddleware(

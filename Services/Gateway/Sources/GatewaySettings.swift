@@ -28,6 +28,8 @@ public struct GatewaySettings: Sendable {
     public var ipBurst: Int
     /// Login attempts per minute per client IP.
     public var loginAttemptsPerMinutePerIP: Int
+    /// The most audit entries stored by one insert and commit (`LATTICE_AUDIT_BATCH`; 1: one each).
+    public var auditBatchSize: Int
 
     /// The services the gateway routes to, with their local default ports.
     public static let defaultUpstreams: [(name: String, port: Int)] = [
@@ -55,5 +57,6 @@ public struct GatewaySettings: Sendable {
         ipRatePerSecond = Double(try config.int("LATTICE_RATE_PER_IP", in: 1...1_000_000, default: 500))
         ipBurst = try config.int("LATTICE_RATE_BURST_PER_IP", in: 1...1_000_000, default: 1000)
         loginAttemptsPerMinutePerIP = try config.int("LATTICE_LOGIN_ATTEMPTS_PER_MINUTE_PER_IP", in: 1...100_000, default: 30)
+        auditBatchSize = try config.int("LATTICE_AUDIT_BATCH", in: 1...1_000, default: 64)
     }
 }
