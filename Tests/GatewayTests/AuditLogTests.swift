@@ -45,7 +45,7 @@ final class AuditLogTests: XCTestCase {
             """)
         try db.pool.execute("CREATE TRIGGER refuse_poison BEFORE INSERT ON audit_log FOR EACH ROW EXECUTE FUNCTION refuse_poison()")
         let threads = 16, perThread = 25
-        DispatchQueue.concurrentPerform(iterations: threads) { t in
+        TestThreads.run(threads) { t in
             for i in 0..<perThread {
                 let id = t == 3 && i == 7 ? "poison" : "req-\(t)-\(i)"
                 db.log.record(AuditFixtures.entry(actor: "u_\(t)", resource: "/api/v1/users/\(t)-\(i)", outcome: 200 + i, requestId: id))

@@ -72,6 +72,59 @@ final class EventTests: XCTestCase {
         XCTAssertEqual(try count("SELECT sum(count) FROM event_daily_counts WHERE customer_id = 'C1' AND name = 'app_login'"), 3)
     }
 
+    /// Concurrent single events are stored together (`SingleEventBatcher`), yet each caller is answered
+    /// for its own event as if it had been alone: a repeat races to one store and one duplicate, refusals
+    /// are the caller's 422, and a caller's scope is its own (head office's B1 beside a branch's refusal).
+    func testConcurrentSingleEventsAreEachAnsweredForThemselves() throws {
+        let threads = 8, perThread = 30
+        let answers = ConcurrentAnswers()
+        let harness = self.harness!
+        let at = ago(60)
+        TestThreads.run(threads) { t in
+            for i in 0..<perThread { answers.add(Self.postConcurrent(harness, thread: t, step: i, at: at)) }
+        }
+        var stored = 0
+        for (id, got) in answers.byId {
+            if id.hasPrefix("shared-") {
+                XCTAssertEqual(got.sorted(), [0, 1], "\(id): one store and one duplicate")
+                stored += 1
+            } else if id.hasPrefix("scope-") || id.hasPrefix("name-") {
+                XCTAssertEqual(got, [-422], id)
+            } else {
+                XCTAssertEqual(got, [1], id)
+                stored += 1
+            }
+        }
+        XCTAssertEqual(try count("SELECT count(*) FROM events"), stored)
+        XCTAssertEqual(try count("SELECT count(*) FROM events WHERE customer_id = 'B1'"), threads * (perThread / 10))
+        XCTAssertEqual(try count("SELECT coalesce(sum(total), 0)::int FROM event_summaries"), stored, "aggregates count each event once")
+    }
+
+    /// One event of `testConcurrentSingleEventsAreEachAnsweredForThemselves`: its id and its answer
+    /// (1 stored, 0 duplicate, minus the status when refused).
+    static func postConcurrent(_ harness: ProfileHarness, thread t: Int, step i: Int, at: String) -> (String, Int) {
+        let id: String, customer: String, name: String, caller: CallerIdentity
+        switch i % 10 {
+        case 3: (id, customer, name, caller) = ("shared-\(t / 2)-\(i)", "C2", "app_login", ProfileHarness.shOperator)
+        case 5: (id, customer, name, caller) = ("hq-\(t)-\(i)", "B1", "app_login", ProfileHarness.hqAdmin)
+        case 6: (id, customer, name, caller) = ("scope-\(t)-\(i)", "B1", "app_login", ProfileHarness.shOperator)
+        case 7: (id, customer, name, caller) = ("name-\(t)-\(i)", "C1", "no_such_event", ProfileHarness.shOperator)
+        default: (id, customer, name, caller) = ("own-\(t)-\(i)", "C1", "app_login", ProfileHarness.shOperator)
+        }
+        let json = #"{"eventId":"\#(id)","customerId":"\#(customer)","name":"\#(name)","occurredAt":"\#(at)","properties":{}}"#
+        let response: TestResponse
+        do {
+            response = try harness.call(.POST, "/api/v1/events", as: caller, json: json)
+        } catch {
+            return (id, -1)
+        }
+        guard response.status == 200, let body = try? response.json(JSONValue.self) else { return (id, -response.status) }
+        XCTAssertEqual(body["rejected"], JSONValue.array([]), response.text)
+        if body["accepted"]?.doubleValue == 1 { return (id, 1) }
+        if body["duplicates"]?.doubleValue == 1 { return (id, 0) }
+        return (id, -999)
+    }
+
     func testRejectionsArePerEventAndNameTheField() throws {
         let r = try post(batch([
             event("ok1"),
@@ -231,4 +284,12 @@ final class EventTests: XCTestCase {
         XCTAssertEqual(typed.json["error"]?["details"]?["field"], "properties.amount")
         XCTAssertEqual(try post(event("l2", name: "loan_applied", properties: #"{"amount":12000,"term":"24m"}"#)).json["accepted"], 1)
     }
+}
+
+/// Answers gathered from several threads. Thread-safety: `lock` guards `byId`.
+final class ConcurrentAnswers: @unchecked Sendable {
+    private let lock = NSLock()
+    private(set) var byId: [String: [Int]] = [:]
+
+    func add(_ answer: (String, Int)) { lock.withLock { byId[answer.0, default: []].append(answer.1) } }
 }

@@ -35,8 +35,9 @@ public final class ProfileApp: Sendable {
         ContactFactsRoutes.register(on: router, database: service.database)
         // wiring: events
         let eventTypes = EventTypeCatalog(database: service.database)
-        EventRoutes.register(on: router, types: eventTypes,
-                             ingestor: try EventIngestor(database: service.database, types: eventTypes, settings: settings),
+        let ingestor = try EventIngestor(database: service.database, types: eventTypes, settings: settings)
+        EventRoutes.register(on: router, types: eventTypes, ingestor: ingestor,
+                             singles: SingleEventBatcher(ingestor: ingestor, batchSize: settings.singleEventBatch),
                              idempotency: idempotency)
         // Delivers every outbox row of this schema (behaviour events and any other profile events).
         try service.addOutboxRelay(subscribers: settings.eventSubscribers)

@@ -12,6 +12,9 @@ public struct ProfileSettings: Sendable {
     public var viewSources: [String: URL]
     /// Whether events of a name missing from the event-type catalog are accepted (`LATTICE_ACCEPT_UNKNOWN_EVENTS`).
     public var acceptsUnknownEvents: Bool
+    /// The most single-event POSTs stored by one statement and commit (`LATTICE_SINGLE_EVENT_BATCH`;
+    /// 1: each alone).
+    public var singleEventBatch: Int
     /// How often rule tags with time windows are re-evaluated for every customer (`LATTICE_TAG_SWEEP_INTERVAL`).
     public var tagSweepInterval: TimeInterval
 
@@ -25,6 +28,7 @@ public struct ProfileSettings: Sendable {
         }
         viewSources = sources
         acceptsUnknownEvents = try config.bool("LATTICE_ACCEPT_UNKNOWN_EVENTS", default: true)
+        singleEventBatch = try config.int("LATTICE_SINGLE_EVENT_BATCH", in: 1...1_000, default: 64)
         tagSweepInterval = try config.duration("LATTICE_TAG_SWEEP_INTERVAL", in: 60...86_400, default: 3_600)
     }
 }

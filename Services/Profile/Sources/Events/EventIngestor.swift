@@ -46,6 +46,20 @@ public struct EventIngestor: Sendable {
     /// Checks and stores `submitted` (at most `maximumBatch`) for `caller`; never throws for a bad
     /// event (it is reported in `rejected`), only for a database failure.
     public func ingest(_ submitted: [JSONValue], caller: CallerIdentity, now: Date = Date()) throws -> EventIngestResult {
+        EventIngestResult(try ingestEach(submitted, caller: caller, now: now))
+    }
+
+    /// What became of one submitted event.
+    enum Outcome: Sendable, Equatable {
+        case stored
+        /// Its `eventId` was stored before, or earlier in the same batch.
+        case duplicate
+        case rejected(EventRejection)
+    }
+
+    /// `ingest`, answering per event, in the order submitted: what lets concurrent single events be
+    /// stored together (`SingleEventBatcher`) and each caller be told of its own.
+    func ingestEach(_ submitted: [JSONValue], caller: CallerIdentity, now: Date = Date()) throws -> [Outcome] {
         guard submitted.count <= Self.maximumBatch else {
             throw APIError(status: 413, code: "batch_too_large", message: "a batch carries at most \(Self.maximumBatch) events",
                            details: .object(["field": "events"]))
@@ -54,19 +68,18 @@ public struct EventIngestor: Sendable {
         for case .object(let o) in submitted { if case .string(let n)? = o["name"] { names.insert(n) } }
         let catalog = try types.types(covering: names)
 
-        var rejected: [EventRejection] = []
+        var outcomes = [Outcome](repeating: .duplicate, count: submitted.count)
         var checked: [(index: Int, event: CheckedEvent)] = []
         checked.reserveCapacity(submitted.count)
         var seen = Set<String>()
-        var duplicates = 0
         for (index, value) in submitted.enumerated() {
             switch EventSubmission.check(value, types: catalog, acceptsUnknownEvents: acceptsUnknownEvents, now: now) {
             case .failure(let fault):
-                rejected.append(EventRejection(index: index, eventId: value["eventId"]?.stringValue.map { String($0.prefix(128)) },
-                                               error: fault.body))
+                outcomes[index] = .rejected(EventRejection(index: index, eventId: value["eventId"]?.stringValue.map { String($0.prefix(128)) },
+                                                           error: fault.body))
             case .success(let event):
                 // A repeat inside the batch is a duplicate like a repeat of an earlier batch: the first wins.
-                if seen.insert(event.eventId).inserted { checked.append((index, event)) } else { duplicates += 1 }
+                if seen.insert(event.eventId).inserted { checked.append((index, event)) }
             }
         }
 
@@ -78,22 +91,21 @@ public struct EventIngestor: Sendable {
                 "SELECT id, org_path FROM customers WHERE id = ANY($1::text[]) AND starts_with(org_path, $2)", ids, caller.orgPath)
             for row in rows { orgPaths[try row.decode("id")] = try row.decode("org_path") }
         }
-        var batch: [(event: CheckedEvent, orgPath: String)] = []
+        var batch: [(index: Int, event: CheckedEvent, orgPath: String)] = []
         batch.reserveCapacity(checked.count)
         for (index, event) in checked {
             if let path = orgPaths[event.customerId] {
-                batch.append((event, path))
+                batch.append((index, event, path))
             } else {
-                rejected.append(EventRejection(index: index, eventId: event.eventId, error: EventFault(
+                outcomes[index] = .rejected(EventRejection(index: index, eventId: event.eventId, error: EventFault(
                     code: "customer_not_found", message: "customerId \(event.customerId) is not a customer in your scope",
                     field: "customerId").body))
             }
         }
-        rejected.sort { $0.index < $1.index }
-        guard !batch.isEmpty else { return EventIngestResult(accepted: 0, duplicates: duplicates, rejected: rejected) }
+        guard !batch.isEmpty else { return outcomes }
 
         try partitions.ensure(covering: batch.map(\.event.occurredAt))
-        let stored = try database.transaction { conn -> Int in
+        let stored = try database.transaction { conn -> Set<String> in
             let storedIds = try EventStore.write(
                 on: conn, eventIds: batch.map(\.event.eventId), customerIds: batch.map(\.event.customerId),
                 orgPaths: batch.map(\.orgPath), names: batch.map(\.event.name), occurredAt: batch.map(\.event.occurredAt),
@@ -101,7 +113,7 @@ public struct EventIngestor: Sendable {
             if !subscribers.isEmpty, !storedIds.isEmpty {
                 var events: [OutboxEvent] = []
                 events.reserveCapacity(storedIds.count * subscribers.count)
-                for (event, orgPath) in batch where storedIds.contains(event.eventId) {
+                for (_, event, orgPath) in batch where storedIds.contains(event.eventId) {
                     let payload = Self.payloadJSON(event, orgPath: orgPath)
                     let id = Self.outboxId(eventId: event.eventId)
                     for subscriber in subscribers {
@@ -111,10 +123,11 @@ public struct EventIngestor: Sendable {
                 }
                 try outbox.enqueue(on: conn, events: events)
             }
-            return storedIds.count
+            return storedIds
         }
-        let unique = batch.count
-        return EventIngestResult(accepted: stored, duplicates: duplicates + (unique - stored), rejected: rejected)
+        // The rest of the batch's ids were stored before: duplicates, as `outcomes` already says.
+        for (index, event, _) in batch where stored.contains(event.eventId) { outcomes[index] = .stored }
+        return outcomes
     }
 
     /// The event as subscribers receive it (`OutboxEnvelope.payload`).

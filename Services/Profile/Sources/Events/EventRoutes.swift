@@ -11,7 +11,8 @@ public enum EventRoutes {
     static let eventsOptions = RouteOptions(maxBodyBytes: 4 << 20)
     static let typesOptions = RouteOptions(maxBodyBytes: 64 << 10)
 
-    public static func register(on router: Router, types: EventTypeCatalog, ingestor: EventIngestor, idempotency: IdempotencyStore) {
+    public static func register(on router: Router, types: EventTypeCatalog, ingestor: EventIngestor, singles: SingleEventBatcher,
+                                idempotency: IdempotencyStore) {
         router.post("/api/v1/events", options: eventsOptions) { request, context in
             let caller = try context.requireIdentity()
             let body = try request.decode(JSONValue.self)
@@ -26,7 +27,7 @@ public enum EventRoutes {
                 return try .json(try ingestor.ingest(events, caller: caller))
             }
             // A single event: a refusal is the answer itself (422 naming the field).
-            let result = try ingestor.ingest([body], caller: caller)
+            let result = try singles.ingest(body, caller: caller)
             if let refusal = result.rejected.first, case .object(let error) = refusal.error {
                 throw APIError(status: 422, code: error["code"]?.stringValue ?? "event_invalid",
                                message: error["message"]?.stringValue ?? "the event was refused", details: error["details"])
