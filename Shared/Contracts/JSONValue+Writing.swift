@@ -19,12 +19,7 @@ extension JSONValue {
         case .number(let n): JSONText.appendNumber(n, to: &bytes)
         case .string(let s): JSONString.append(s, to: &bytes)
         case .array(let items):
-            bytes.append(UInt8(ascii: "["))
-            for (i, item) in items.enumerated() {
-                if i > 0 { bytes.append(UInt8(ascii: ",")) }
-                item.write(into: &bytes)
-            }
-            bytes.append(UInt8(ascii: "]"))
+            JSONText.appendArray(items, to: &bytes) { item, bytes in item.write(into: &bytes) }
         case .object(let members):
             JSONText.appendObject(members, to: &bytes) { value, bytes in value.write(into: &bytes) }
         }
@@ -75,6 +70,17 @@ public enum JSONText {
             value(member, &bytes)
         }
         bytes.append(UInt8(ascii: "}"))
+    }
+
+    /// Appends `[element,…]`, each element written by `element`.
+    public static func appendArray<Element>(_ elements: [Element], to bytes: inout [UInt8],
+                                            element: (Element, inout [UInt8]) -> Void) {
+        bytes.append(UInt8(ascii: "["))
+        for (i, item) in elements.enumerated() {
+            if i > 0 { bytes.append(UInt8(ascii: ",")) }
+            element(item, &bytes)
+        }
+        bytes.append(UInt8(ascii: "]"))
     }
 
     /// Appends `"key":` (after a comma unless `first`): for writers of fixed-shape objects.

@@ -27,7 +27,11 @@ final class EventTests: XCTestCase {
 
     func event(_ id: String, customer: String = "C1", name: String = "app_login", at: String? = nil,
                properties: String = "{}") -> String {
-        #"{"eventId":"\#(id)","customerId":"\#(customer)","name":"\#(name)","occurredAt":"\#(at ?? ago(60))","properties":\#(properties)}"#
+        Self.eventJSON(id, customer: customer, name: name, at: at ?? ago(60), properties: properties)
+    }
+
+    static func eventJSON(_ id: String, customer: String, name: String, at: String, properties: String = "{}") -> String {
+        #"{"eventId":"\#(id)","customerId":"\#(customer)","name":"\#(name)","occurredAt":"\#(at)","properties":\#(properties)}"#
     }
 
     func post(_ json: String, as caller: CallerIdentity = ProfileHarness.shOperator) throws -> TestResponse {
@@ -111,7 +115,7 @@ final class EventTests: XCTestCase {
         case 7: (id, customer, name, caller) = ("name-\(t)-\(i)", "C1", "no_such_event", ProfileHarness.shOperator)
         default: (id, customer, name, caller) = ("own-\(t)-\(i)", "C1", "app_login", ProfileHarness.shOperator)
         }
-        let json = #"{"eventId":"\#(id)","customerId":"\#(customer)","name":"\#(name)","occurredAt":"\#(at)","properties":{}}"#
+        let json = eventJSON(id, customer: customer, name: name, at: at)
         let response: TestResponse
         do {
             response = try harness.call(.POST, "/api/v1/events", as: caller, json: json)

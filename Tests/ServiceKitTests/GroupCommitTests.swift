@@ -49,6 +49,22 @@ final class GroupCommitTests: XCTestCase {
         XCTAssertLessThanOrEqual(record.mostRunning["odd"] ?? 0, 2)
     }
 
+    /// Batches of one gather nothing, so they are not held to the leader limit either.
+    func testBatchesOfOneRunAsManyAtOnceAsThereAreCallers() {
+        let record = Record()
+        let commit = GroupCommit<Int, Int>(maxBatch: 1, maxLeaders: 2) { items in
+            record.lock.withLock {
+                record.running["g", default: 0] += 1
+                record.mostRunning["g"] = max(record.mostRunning["g"] ?? 0, record.running["g"]!)
+            }
+            Thread.sleep(forTimeInterval: 0.05)
+            record.lock.withLock { record.running["g"]! -= 1 }
+            return items
+        }
+        TestThreads.run(8) { t in XCTAssertEqual(commit.submit(t, group: "g"), t) }
+        XCTAssertGreaterThan(record.mostRunning["g"] ?? 0, 2, "batches of one were serialized by the leader limit")
+    }
+
     func testAnItemAloneGoesAtOnce() {
         let commit = GroupCommit<String, String>(maxBatch: 64) { items in items.map { $0.uppercased() } }
         let started = Date()

@@ -69,6 +69,15 @@ extension CustomerFactsDocument {
         return EventAggregate(total: totalCount, firstAt: firstAt, lastAt: lastAt, daily: daily)
     }
 
+    /// `{"items":[documents…]}` as JSON text, the shape of a page of the feed and of a facts answer;
+    /// left open after the array (`closed: false`) for a caller adding members of its own.
+    public static func itemsJSON(_ documents: [CustomerFactsDocument], closed: Bool = true) -> [UInt8] {
+        var bytes = Array(#"{"items":"#.utf8)
+        JSONText.appendArray(documents, to: &bytes) { document, bytes in document.write(into: &bytes) }
+        if closed { bytes.append(UInt8(ascii: "}")) }
+        return bytes
+    }
+
     /// Appends the document as JSON text, the members of the `Codable` form (`orgPath` left out when nil).
     public func write(into bytes: inout [UInt8]) {
         bytes.append(UInt8(ascii: "{"))

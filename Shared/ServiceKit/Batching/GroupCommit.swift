@@ -39,7 +39,8 @@ public final class GroupCommit<Item: Sendable, Outcome: Sendable>: @unchecked Se
     private let process: Process
 
     /// - Parameters:
-    ///   - maxBatch: the most items in one batch.
+    ///   - maxBatch: the most items in one batch; 1 turns gathering off (each caller processes its
+    ///     own item at once, with no leader limit).
     ///   - maxLeaders: batches of one group processed at once (more overlap one batch's commit with
     ///     the next one's work; 1 serializes the group).
     ///   - keys: keys no two items of one batch may share.
@@ -57,6 +58,9 @@ public final class GroupCommit<Item: Sendable, Outcome: Sendable>: @unchecked Se
     /// Adds `item` to `group`'s next batch and blocks until its outcome is known, leading batches
     /// itself when the group has fewer than `maxLeaders` leaders.
     public func submit(_ item: Item, group: String) -> Outcome {
+        // Batches of one gather nothing: each caller processes its own at once, as many at a time as
+        // there are callers (a leader limit would only serialize them).
+        if maxBatch == 1 { return process([item])[0] }
         let me = Waiter(item, keys: keys(item))
         lock.lock()
         groups[group, default: Group()].queue.append(me)

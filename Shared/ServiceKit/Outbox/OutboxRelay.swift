@@ -379,6 +379,7 @@ public final class OutboxRelay: @unchecked Sendable {
             return
         }
         var retried = 0, passedOn = 0
+        var firstRetried: (ClaimedEvent, String)?
         for (event, reason) in failures {
             switch outcome[event.seq] {
             case "dead":
@@ -387,13 +388,14 @@ public final class OutboxRelay: @unchecked Sendable {
                     "eventId": .string(event.id.uuidString.lowercased()), "type": .string(event.type),
                     "destination": .string(event.destination), "attempt": .int(event.attempts), "error": .string(reason),
                 ])
-            case "pending": retried += 1
+            case "pending":
+                retried += 1
+                if firstRetried == nil { firstRetried = (event, reason) }
             default: passedOn += 1   // our lease ended and another relay holds the row now: it decides
             }
         }
-        if retried > 0 {
+        if let first = firstRetried {
             try? metrics.failed?.labels(label).increment(by: retried)
-            let first = failures.first { outcome[$0.0.seq] == "pending" }!
             logger.warning("outbox delivery failed; will retry", [
                 "events": .int(retried), "destination": .string(first.0.destination),
                 "firstEventId": .string(first.0.id.uuidString.lowercased()), "attempt": .int(first.0.attempts),

@@ -22,9 +22,8 @@ public final class AuditLog: AuditRecorder, Sendable {
     private let logger: Logger
     private let recorded: Counter
     private let fallbacks: Counter
-    /// Entries waiting for, or in, one multi-row insert; nil outcome = committed. Nil itself with a
-    /// batch size of 1: each entry inserted alone, as many at once as there are requests.
-    private let batches: GroupCommit<AuditEntry, AuditWriteFailure?>?
+    /// Entries waiting for, or in, one multi-row insert; nil outcome = committed.
+    private let batches: GroupCommit<AuditEntry, AuditWriteFailure?>
 
     /// Why an entry could not be stored (the database's error, as text: outcomes cross threads).
     struct AuditWriteFailure: Error, Sendable, CustomStringConvertible {
@@ -47,9 +46,7 @@ public final class AuditLog: AuditRecorder, Sendable {
     public init(database: PostgresPool, logger: Logger, metrics: MetricsRegistry, batchSize: Int = 64) throws(MetricsError) {
         self.database = database
         // Two inserts in flight: one commits while the next gathers.
-        batches = batchSize > 1
-            ? GroupCommit(maxBatch: batchSize, maxLeaders: 2) { entries in Self.insert(entries, into: database) }
-            : nil
+        batches = GroupCommit(maxBatch: max(1, batchSize), maxLeaders: 2) { entries in Self.insert(entries, into: database) }
         self.logger = logger
         recorded = try metrics.counter("audit_entries_recorded_total", help: "Audit entries written to the audit log.")
         fallbacks = try metrics.counter("audit_fallback_total",
@@ -60,8 +57,7 @@ public final class AuditLog: AuditRecorder, Sendable {
 
     /// Stores `entry`; on failure logs it whole (`audit_fallback`) and counts it. Never throws.
     public func record(_ entry: AuditEntry) {
-        let e = Self.sanitized(entry)
-        if let failure = batches.map({ $0.submit(e, group: "audit") }) ?? Self.insert([e], into: database)[0] {
+        if let failure = batches.submit(Self.sanitized(entry), group: "audit") {
             fallbacks.increment()
             logFallback(entry, error: failure)
         } else {

@@ -46,12 +46,7 @@ public struct ChangeFeed: Sendable {
         /// The page as JSON text, written directly: with `JSONEncoder` a page of a few hundred documents
         /// cost more than reading them from the database.
         public var jsonBytes: [UInt8] {
-            var bytes: [UInt8] = Array(#"{"items":["#.utf8)
-            for (i, item) in items.enumerated() {
-                if i > 0 { bytes.append(UInt8(ascii: ",")) }
-                item.write(into: &bytes)
-            }
-            bytes.append(UInt8(ascii: "]"))
+            var bytes = CustomerFactsDocument.itemsJSON(items, closed: false)
             JSONText.appendKey("nextCursor", to: &bytes)
             JSONString.append(nextCursor, to: &bytes)
             JSONText.appendKey("caughtUp", to: &bytes)

@@ -30,7 +30,7 @@ public enum ChangeFeedRoutes {
             let documents = try feed.database.transaction(isolation: .repeatableRead) { conn in
                 try CustomerFactsDocument.load(ids, on: conn)
             }
-            return try .json(["items": documents])
+            return .json(encoded: CustomerFactsDocument.itemsJSON(documents))
         }
         router.get("/internal/v1/customers:snapshot") { _, _ in
             var headers = HTTPHeaders()

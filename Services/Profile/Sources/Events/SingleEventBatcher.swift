@@ -14,9 +14,7 @@ import ServiceKit
 ///
 /// Thread-safety: immutable; `GroupCommit` guards its own state.
 public final class SingleEventBatcher: Sendable {
-    private let ingestor: EventIngestor
-    /// Nil with a batch size of 1: each event goes alone, as many at once as there are requests.
-    private let batches: GroupCommit<Submission, Result<EventIngestor.Outcome, any Error>>?
+    private let batches: GroupCommit<Submission, Result<EventIngestor.Outcome, any Error>>
 
     struct Submission: Sendable {
         let event: JSONValue
@@ -26,13 +24,8 @@ public final class SingleEventBatcher: Sendable {
 
     /// - Parameter batchSize: the most events stored together (1: each alone).
     public init(ingestor: EventIngestor, batchSize: Int) {
-        self.ingestor = ingestor
-        guard batchSize > 1 else {
-            batches = nil
-            return
-        }
         // Two batches in flight: one commits while the next gathers.
-        batches = GroupCommit(maxBatch: batchSize, maxLeaders: 2) { submissions in
+        batches = GroupCommit(maxBatch: max(1, batchSize), maxLeaders: 2) { submissions in
             do {
                 // One group is one org path: the first caller's scope is every caller's.
                 return try ingestor.ingestEach(submissions.map(\.event), caller: submissions[0].caller,
@@ -45,9 +38,6 @@ public final class SingleEventBatcher: Sendable {
 
     /// Checks and stores one event for `caller`, blocking until it is committed (or refused).
     public func ingest(_ event: JSONValue, caller: CallerIdentity, now: Date = Date()) throws -> EventIngestResult {
-        guard let batches else {
-            return EventIngestResult(try ingestor.ingestEach([event], caller: caller, now: now))
-        }
         switch batches.submit(Submission(event: event, caller: caller, now: now), group: caller.orgPath) {
         case .success(.rejected(var rejection)):
             rejection.index = 0
