@@ -25,6 +25,11 @@ extension Request {
 extension Response {
     /// A JSON response.
     public static func json<T: Encodable>(_ value: T, status: Int = 200, headers: HTTPHeaders = HTTPHeaders()) throws -> Response {
+        if let document = value as? JSONValue {
+            // Most answers are documents already: the direct writer, several times cheaper than JSONEncoder
+            // (a fifth of a grant's CPU went to encoding its answer).
+            return json(encoded: document.jsonBytes, status: status, headers: headers)
+        }
         let data = try JSONCoding.encoder().encode(value)
         var h = headers
         h.set("content-type", "application/json")

@@ -92,12 +92,17 @@ struct GrantBatch: Sendable {
             quota AS (
                 SELECT 1 FROM reward_quotas WHERE reward_id = $8 LIMIT 1),
             usage_lock AS (
-                -- Usage rows first, in customer order, as every path takes them before a shard.
-                SELECT customer_id, total, day, day_count FROM reward_usage
-                 WHERE reward_id = $8 AND customer_id = ANY($2::text[]) AND NOT EXISTS (SELECT 1 FROM quota)
-                 ORDER BY customer_id FOR UPDATE),
+                -- Usage rows first, in customer order, as every path takes them before a shard: one primary
+                -- key probe per customer (as for `replayed`, `= ANY(…)` could scan all of the reward's rows).
+                SELECT ul.customer_id, ul.total, ul.day, ul.day_count
+                  FROM (SELECT DISTINCT customer_id FROM req WHERE NOT EXISTS (SELECT 1 FROM quota) ORDER BY customer_id) AS c
+                 CROSS JOIN LATERAL (SELECT customer_id, total, day, day_count FROM reward_usage
+                                      WHERE reward_id = $8 AND customer_id = c.customer_id FOR UPDATE) AS ul),
             replayed AS (
-                SELECT idempotency_key FROM grants WHERE reward_id = $8 AND idempotency_key = ANY($3::text[])),
+                -- One unique-index probe per key: with `idempotency_key = ANY(…)` the planner, misled by the
+                -- statistics of a reward that just turned hot, scanned all of the reward's grants per batch.
+                SELECT req.key AS idempotency_key FROM req
+                 CROSS JOIN LATERAL (SELECT 1 FROM grants WHERE reward_id = $8 AND idempotency_key = req.key LIMIT 1) AS found),
             eligible AS (
                 SELECT req.*, row_number() OVER (ORDER BY req.ord) - 1 AS rank
                   FROM req LEFT JOIN usage_lock ul ON ul.customer_id = req.customer_id
