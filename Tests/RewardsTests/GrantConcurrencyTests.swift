@@ -80,6 +80,12 @@ final class GrantConcurrencyTests: XCTestCase {
             XCTAssertEqual(try grantsAndRemaining(id).granted, limit)
             XCTAssertEqual(try grantsAndRemaining(id).remaining, 1000 - limit)
         }
+        // The next bank-local day (the usage rows dated a day back): the daily limit starts over, the total does not.
+        try platform.pool.execute("UPDATE reward_usage SET day = day - 1 WHERE reward_id = ANY($1::text[])", [total, daily])
+        XCTAssertEqual(try bank.grant(total, customer: "same", key: "next-t1").errorCode, "limit_reached")
+        XCTAssertEqual(try bank.grant(daily, customer: "same", key: "next-d1").status, 201)
+        XCTAssertEqual(try bank.grant(daily, customer: "same", key: "next-d2").status, 201)
+        XCTAssertEqual(try bank.grant(daily, customer: "same", key: "next-d3").errorCode, "limit_reached")
     }
 
     func testARepeatedIdempotencyKeyNeverGrantsTwice() throws {

@@ -29,17 +29,23 @@ final class PointsLedgerTests: XCTestCase {
 
     func testSpendTakesTheLotsThatExpireFirstAndNeverGoesNegative() throws {
         XCTAssertEqual(try move("c1", "earn", ["points": 100, "validDays": 30], key: "e1").status, 201)
-        XCTAssertEqual(try move("c1", "earn", ["points": 100, "validDays": 5], key: "e2").status, 201)
-        XCTAssertEqual(try move("c1", "earn", ["points": 100, "validDays": 5], key: "e2").status, 200)
-        XCTAssertEqual(try move("c1", "earn", ["points": 101, "validDays": 5], key: "e2").errorCode, "idempotency_conflict")
+        XCTAssertEqual(try move("c1", "earn", ["points": 80, "validDays": 5], key: "e2").status, 201)
+        XCTAssertEqual(try move("c1", "earn", ["points": 80, "validDays": 5], key: "e2").status, 200)
+        XCTAssertEqual(try move("c1", "earn", ["points": 81, "validDays": 5], key: "e2").errorCode, "idempotency_conflict")
+        // The 5-day lot goes first and whole; the rest comes from the 30-day lot (the other order would
+        // leave 30 of the 80).
         let spent = try move("c1", "spend", ["points": 150, "reason": "兑换"], key: "s1")
         XCTAssertEqual(spent.status, 201, spent.bodyText)
-        XCTAssertEqual(spent.jsonValue["balance"], 50)
+        XCTAssertEqual(spent.jsonValue["balance"], 30)
         let account = try platform.json("GET", "/api/v1/points/c1", token: bank.hqOperator, expect: 200)
-        XCTAssertEqual(account["balance"], 50)
+        XCTAssertEqual(account["balance"], 30)
         guard case .array(let lots)? = account["lots"] else { return XCTFail("\(account)") }
-        XCTAssertEqual(lots.map { $0["remaining"] }, [50])
+        XCTAssertEqual(lots.map { $0["remaining"] }, [30])
         XCTAssertEqual(lots.first?["earned"], 100)
+        // A request naming no expiry replays as itself a moment later (its default year is not a new body).
+        XCTAssertEqual(try move("c1", "earn", ["points": 20], key: "d1").status, 201)
+        Thread.sleep(forTimeInterval: 1.1)
+        XCTAssertEqual(try move("c1", "earn", ["points": 20], key: "d1").status, 200)
         let tooMuch = try move("c1", "spend", ["points": 51], key: "s2")
         XCTAssertEqual(tooMuch.status, 409)
         XCTAssertEqual(tooMuch.errorCode, "insufficient_points")

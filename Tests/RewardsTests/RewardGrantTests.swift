@@ -107,6 +107,12 @@ final class RewardGrantTests: XCTestCase {
         let c = try platform.direct("POST", "/api/v1/rewards/\(id)/grants", json: #"{"customerId":"c10"}"#, headers: [("Idempotency-Key", "inst2:n1")])
         XCTAssertEqual(c.status, 409)
         XCTAssertEqual(c.errorCode, "out_of_stock")
+        // The profile's 360° view asks the same port for the customer's rewards (CustomerViewAssembler's path).
+        let view = try platform.direct("GET", "/internal/v1/customers/c9/rewards", json: nil)
+        XCTAssertEqual(view.status, 200, view.bodyText)
+        XCTAssertEqual(view.jsonValue.items.map { $0["id"] }, [a.jsonValue["id"]])
+        XCTAssertEqual(view.jsonValue["pointsBalance"], 0)
+        XCTAssertEqual(try platform.direct("GET", "/internal/v1/customers/c10/rewards", json: nil).jsonValue.items.count, 0)
         // Without the internal credential the port refuses.
         var r = HTTPClientRequest(method: "POST", url: "http://127.0.0.1:\(platform.rewardsPort)/api/v1/rewards/\(id)/grants")
         r.body = Array(body.utf8)
@@ -218,5 +224,37 @@ final class RewardQuotaTests: XCTestCase {
         }
         XCTAssertEqual(try platform.count("SELECT count(*) AS n FROM grants WHERE reward_id = $1", id), 10)
         XCTAssertEqual(try platform.count("SELECT sum(remaining)::bigint AS n FROM reward_stock WHERE reward_id = $1", id), 0)
+
+        // Units granted before the first allotment are gone: they cannot be allotted to a branch.
+        let early = try XCTUnwrap(try bank.reward(RewardsBank.coupon(stock: 5))["id"]?.stringValue)
+        for i in 0..<3 { XCTAssertEqual(try bank.grant(early, customer: "e\(i)", key: "e\(i)").status, 201) }
+        XCTAssertEqual(try platform.call("POST", "/api/v1/rewards/\(early)/quotas", token: bank.hqOperator,
+                                         json: #"{"orgId":"sh","orgPath":"/hq/sh/","units":3}"#).errorCode, "quota_exceeds_stock")
+        let allotted = try platform.json("POST", "/api/v1/rewards/\(early)/quotas", token: bank.hqOperator,
+                                         ["orgId": "sh", "orgPath": "/hq/sh/", "units": 2], expect: 200)
+        XCTAssertEqual(allotted.items.map { $0["used"] }, [3, 0])
+        for i in 0..<2 { XCTAssertEqual(try bank.grant(early, customer: "b\(i)", key: "b\(i)", token: bank.shOperator).status, 201) }
+    }
+
+    func testHeadOfficeAboveABranchsRewardDrawsOnTheBranchsRemainder() throws {
+        let platform = try RewardsPlatform()
+        defer { platform.stop() }
+        let bank = try RewardsBank(platform: platform)
+        XCTAssertEqual(try platform.call("POST", "/api/v1/orgs", token: bank.admin,
+                                         json: #"{"id":"pd","parentId":"sh","kind":"sub_branch","name":"浦东支行"}"#).status, 201)
+        var body = RewardsBank.coupon(stock: 3)
+        body["code"] = "sh-coupon"
+        body["name"] = "分行券"
+        body["validity"] = ["days": 30]
+        let created = try platform.json("POST", "/api/v1/rewards", token: bank.shOperator, .object(body), expect: 201)
+        let id = try XCTUnwrap(created["id"]?.stringValue)
+        _ = try platform.json("POST", "/api/v1/rewards/\(id):approve", token: bank.hqApprover, expect: 200)
+        _ = try platform.json("POST", "/api/v1/rewards/\(id)/quotas", token: bank.shOperator,
+                              ["orgId": "pd", "orgPath": "/hq/sh/pd/", "units": 2], expect: 200)
+        // The remainder is one unit; head office's grants count against it, and the sub-branch keeps its two.
+        XCTAssertEqual(try bank.grant(id, customer: "h1", key: "h1").status, 201)
+        XCTAssertEqual(try bank.grant(id, customer: "h2", key: "h2").errorCode, "quota_exhausted")
+        let quotas = try platform.json("GET", "/api/v1/rewards/\(id)/quotas", token: bank.shOperator, expect: 200)
+        XCTAssertEqual(quotas.items.map { $0["used"] }, [1, 0])
     }
 }

@@ -186,6 +186,27 @@ final class RewardReleaseTests: XCTestCase {
         XCTAssertEqual(try platform.count("SELECT external_attempts AS n FROM grants WHERE id = $1", grantId), 2)
     }
 
+    func testARevokedPendingGrantIsNotFetchedAfterwards() throws {
+        try start(["LATTICE_REWARDS_EXTERNAL_RETRY_INTERVAL": "200ms"])
+        let id = try external(stock: 2)
+        try provider(["failureRate": 1])
+        let pending = try bank.grant(id, customer: "u1", key: "k")
+        XCTAssertEqual(pending.jsonValue["externalStatus"]?.stringValue, "pending", pending.bodyText)
+        let grantId = try XCTUnwrap(pending.jsonValue["id"]?.stringValue)
+        let revoked = try platform.json("POST", "/api/v1/grants/\(grantId):revoke", token: bank.hqOperator, expect: 200)
+        XCTAssertEqual(revoked["externalStatus"]?.stringValue, "cancelled")
+        let attempts = try platform.count("SELECT external_attempts AS n FROM grants WHERE id = $1", grantId)
+        // The provider comes back: the retry job must not ask it for a benefit whose unit was given back.
+        try provider(["failureRate": 0])
+        Thread.sleep(forTimeInterval: 1.5)
+        let after = try platform.json("GET", "/api/v1/grants/\(grantId)", token: bank.hqOperator, expect: 200)
+        XCTAssertEqual(after["status"]?.stringValue, "revoked")
+        XCTAssertEqual(after["externalStatus"]?.stringValue, "cancelled")
+        XCTAssertEqual(after["externalRef"], .null)
+        XCTAssertEqual(try platform.count("SELECT external_attempts AS n FROM grants WHERE id = $1", grantId), attempts)
+        XCTAssertEqual(try remaining(id), 2)
+    }
+
     func testProviderAnswersAreReadAsFinalOrWorthRetrying() {
         // The rule itself, including statuses the simulator does not produce.
         XCTAssertEqual(ExternalFetch.classify(status: 201, body: ["id": "x1"]), .fetched(ref: "x1"))

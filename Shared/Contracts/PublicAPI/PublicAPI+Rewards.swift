@@ -53,8 +53,9 @@ extension PublicAPI {
                 "prize": JSONSchema.nullable(JSONSchema.object(["id": JSONSchema.string(), "name": JSONSchema.string()])),
                 "consolation": JSONSchema.boolean,
                 "externalRef": JSONSchema.nullable(JSONSchema.string(description: "The provider's reference of an external benefit.")),
-                "externalStatus": JSONSchema.nullable(JSONSchema.string(enumeration: ["pending", "fetched", "failed"],
-                    description: "pending: being fetched (5xx and timeouts are retried a bounded number of times); failed: refused, the grant revoked.")),
+                "externalStatus": JSONSchema.nullable(JSONSchema.string(enumeration: ["pending", "fetched", "failed", "cancelled"],
+                    description: "pending: being fetched (5xx and timeouts are retried a bounded number of times); failed: refused, the grant revoked; "
+                        + "cancelled: the grant was revoked or expired before the provider answered, and the provider is not asked again.")),
                 "grantedBy": JSONSchema.string(), "grantedAt": JSONSchema.dateTime,
                 "redeemedAt": JSONSchema.nullable(JSONSchema.dateTime), "redeemedBy": JSONSchema.nullable(JSONSchema.string()),
                 "revokedAt": JSONSchema.nullable(JSONSchema.dateTime), "revokeReason": JSONSchema.nullable(JSONSchema.string()),
@@ -97,11 +98,16 @@ extension PublicAPI {
     }
 
     static var rewardsEndpoints: [PublicEndpoint] {
-        let customer = JSONSchema.object([
-            "customerId": JSONSchema.string(minLength: 1, maxLength: 64),
-            "canvasId": JSONSchema.string(maxLength: 64, description: "The canvas whose step granted it (carried into the facts)."),
-            "nodeId": JSONSchema.string(maxLength: 64),
-        ], required: ["customerId"], description: grantRefusals + " Requires the Idempotency-Key header.")
+        func recipient(_ answers: String) -> JSONValue {
+            JSONSchema.object([
+                "customerId": JSONSchema.string(minLength: 1, maxLength: 64),
+                "canvasId": JSONSchema.string(maxLength: 64, description: "The canvas whose step granted it (carried into the facts)."),
+                "nodeId": JSONSchema.string(maxLength: 64),
+            ], required: ["customerId"], description: grantRefusals + answers + " Requires the Idempotency-Key header.")
+        }
+        let customer = recipient(" 422 reward_is_lottery: a lottery is drawn with POST /api/v1/lotteries/{id}:draw.")
+        let draw = recipient(" 409 insufficient_points: the draw costs more points than the customer has."
+                             + " 422 reward_not_lottery: the reward is not a lottery.")
         let lotteryPrize = JSONSchema.object([
             "id": JSONSchema.string(minLength: 1, maxLength: 64), "name": JSONSchema.string(minLength: 1, maxLength: 100),
             "weight": JSONSchema.integer(minimum: 0, maximum: 1_000_000), "stock": JSONSchema.integer(minimum: 0),
@@ -188,7 +194,7 @@ extension PublicAPI {
                             request: points, status: 201, response: JSONSchema.ref("PointsMove"), idempotent: true),
             rewardsEndpoint("POST", "/api/v1/lotteries/{id}:draw", "drawLottery", "Rewards", .right("edit"),
                             "Draw a lottery for a customer (consolation when the drawn prize is gone)", "为客户抽奖（奖品抽完时得安慰奖）",
-                            request: customer, status: 201, response: JSONSchema.ref("Grant"), idempotent: true),
+                            request: draw, status: 201, response: JSONSchema.ref("Grant"), idempotent: true),
         ]
     }
 }

@@ -124,9 +124,12 @@ public struct RewardStore: Sendable {
             throw APIError.badRequest("orgPath must be a unit below the reward's own (\(reward.orgPath))", field: "orgPath")
         }
         try database.transaction { conn in
-            // The remainder row (the reward's own unit) holds everything not allotted.
+            // The remainder row (the reward's own unit) holds everything not allotted; what was granted before
+            // the first allotment counts as its use, so that no branch is allotted units that are gone.
             try conn.execute("""
-                INSERT INTO reward_quotas (reward_id, org_path, org_id, allotted) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING
+                INSERT INTO reward_quotas (reward_id, org_path, org_id, allotted, used)
+                SELECT $1, $2, $3, $4, (SELECT count(*) FROM grants WHERE reward_id = $1 AND status <> 'revoked')
+                ON CONFLICT DO NOTHING
                 """, id, reward.orgPath, reward.orgId, reward.grantable)
             let current = try conn.query("SELECT allotted, used FROM reward_quotas WHERE reward_id = $1 AND org_path = $2 FOR UPDATE",
                                          id, orgPath).first

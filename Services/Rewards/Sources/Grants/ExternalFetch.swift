@@ -78,12 +78,12 @@ struct ExternalFetch: Sendable {
         switch answer {
         case .fetched(let ref):
             if try database.execute("""
-                UPDATE grants SET external_ref = $2, external_status = 'fetched', external_attempts = external_attempts + 1,
-                                  external_error = NULL, external_next_at = NULL
-                 WHERE id = $1 AND external_status = 'pending'
+                UPDATE grants SET external_ref = $2, external_attempts = external_attempts + 1, external_error = NULL, external_next_at = NULL,
+                                  external_status = CASE WHEN external_status = 'pending' THEN 'fetched' ELSE external_status END
+                 WHERE id = $1 AND (external_status = 'pending' OR (external_status = 'cancelled' AND external_ref IS NULL))
                 """, grant.id, ref) == 1 {
                 updated.externalRef = ref
-                updated.externalStatus = "fetched"
+                if updated.externalStatus == "pending" { updated.externalStatus = "fetched" }
             }
             return updated
         case .refused(let reason):
@@ -112,7 +112,7 @@ struct ExternalFetch: Sendable {
     func retryPending(limit: Int = 50) throws -> Int {
         let rows = try database.query("""
             SELECT \(Grant.columns), r.provider_url FROM grants g JOIN rewards r ON r.id = g.reward_id
-             WHERE g.external_status = 'pending' AND coalesce(g.external_next_at, g.granted_at + make_interval(secs => $1)) <= now()
+             WHERE g.external_status = 'pending' AND g.status = 'granted' AND coalesce(g.external_next_at, g.granted_at + make_interval(secs => $1)) <= now()
              ORDER BY g.external_next_at NULLS FIRST LIMIT $2
             """, retryInterval, limit)
         var fetched = 0

@@ -114,7 +114,7 @@ struct GrantLedger: Sendable {
                 var recorded: [(MarketingFactType, String, MarketingFact)] = [(reward.kind == .lottery ? .lotteryDrawn : .rewardGranted, grant.id, grant.fact())]
                 if reward.kind == .points, let amount = reward.points {
                     // A points reward credits the ledger at once, expiring with the grant's validity.
-                    let fact = try points.earn(on: conn, customerId: request.customerId, points: amount, expiresAt: grant.validUntil,
+                    let fact = try points.earn(on: conn, customerId: request.customerId, points: amount, expiry: .at(grant.validUntil),
                                                key: "grant:" + grant.id, reason: "reward \(reward.code)", orgPath: reward.orgPath)
                     recorded.append(fact)
                 }
@@ -224,12 +224,14 @@ struct GrantLedger: Sendable {
     /// (path nil) or one was taken (its path, recorded on the grant so that a revocation returns it).
     private func takeQuota(reward: Reward, caller: CallerIdentity, on conn: PostgresConnection) throws -> (allowed: Bool, path: String?) {
         let rows = try conn.query("""
-            WITH quota AS (SELECT org_path FROM reward_quotas WHERE reward_id = $1 AND starts_with($2, org_path)
-                            ORDER BY length(org_path) DESC LIMIT 1),
+            -- The caller's own unit's quota or its nearest parent's; a caller above the reward's unit draws on
+            -- the remainder (the reward's unit's row), as head office does.
+            WITH quota AS (SELECT org_path FROM reward_quotas WHERE reward_id = $1 AND (starts_with($2, org_path) OR org_path = $3)
+                            ORDER BY starts_with($2, org_path) DESC, length(org_path) DESC LIMIT 1),
                  q AS (UPDATE reward_quotas SET used = used + 1
                         WHERE reward_id = $1 AND org_path = (SELECT org_path FROM quota) AND used < allotted RETURNING org_path)
             SELECT NOT EXISTS (SELECT 1 FROM quota) OR EXISTS (SELECT 1 FROM q) AS ok, (SELECT org_path FROM q) AS path
-            """, reward.id, caller.orgPath)
+            """, reward.id, caller.orgPath, reward.orgPath)
         return (try rows[0].decode("ok"), try rows[0].decode("path"))
     }
 
@@ -324,7 +326,8 @@ struct GrantLedger: Sendable {
         return try database.transaction { conn in
             let rows = try conn.query("""
                 WITH g AS (
-                    UPDATE grants SET status = 'revoked', revoked_at = now(), revoked_by = $2, revoke_reason = $3
+                    UPDATE grants SET status = 'revoked', revoked_at = now(), revoked_by = $2, revoke_reason = $3,
+                                      \(Self.cancelPendingFetch)
                      WHERE id = $1 AND status = 'granted' RETURNING *)
                 SELECT \(Grant.columns) FROM g JOIN rewards r ON r.id = g.reward_id
                 """, id, caller.userId, reason)
@@ -335,6 +338,12 @@ struct GrantLedger: Sendable {
             return grant
         }
     }
+
+    /// SET items that stop the provider being asked for an external grant that is revoked or expired.
+    static let cancelPendingFetch = """
+        external_status = CASE WHEN external_status = 'pending' THEN 'cancelled' ELSE external_status END,
+        external_next_at = CASE WHEN external_status = 'pending' THEN NULL ELSE external_next_at END
+        """
 
     /// A provider's final refusal of an external grant still `pending`: the grant is revoked with the
     /// reason, and what it used is given back, in one transaction. Nil when it is no longer pending (a
@@ -358,7 +367,8 @@ struct GrantLedger: Sendable {
 
     /// Gives back what `grant` used, in the transaction that revoked it: the stock unit (the budget is
     /// counted in units), one from the customer's total — and from today's count when it was granted on
-    /// the usage row's day, in the bank's time zone — the quota unit it counted against, and its prize.
+    /// the usage row's day, in the bank's time zone — the quota unit it counted against, and its prize (and
+    /// the prize's share of a lottery's budget).
     private func release(_ grant: Grant, on conn: PostgresConnection) throws {
         // The grant path's lock order: quota row, usage row, stock shard, prize.
         if let quota = grant.quotaPath {
@@ -371,6 +381,12 @@ struct GrantLedger: Sendable {
              WHERE reward_id = $1 AND customer_id = $2
             """, grant.rewardId, grant.customerId, grant.grantedAt, timeZone)
         try StockShards.giveBack(rewardId: grant.rewardId, shard: grant.shard, on: conn)
+        if grant.prizeId != nil {
+            // A lottery with a budget counts what its prizes spent (LotteryDraw); the row before the prize, as a draw locks them.
+            try conn.execute("""
+                UPDATE rewards SET prize_spent = greatest(prize_spent - $2::numeric, 0) WHERE id = $1 AND budget IS NOT NULL AND $2::numeric > 0
+                """, grant.rewardId, grant.cost)
+        }
         if let prize = grant.prizeId {
             // The consolation prize has no stock (NULL), and a prize is never refilled past its stock.
             try conn.execute("""
@@ -396,7 +412,7 @@ struct GrantLedger: Sendable {
     func expireDue(on conn: PostgresConnection, limit: Int = 1_000) throws -> Int {
         let rows = try conn.query("""
             WITH g AS (
-                UPDATE grants SET status = 'expired', expired_at = now()
+                UPDATE grants SET status = 'expired', expired_at = now(), \(Self.cancelPendingFetch)
                  WHERE id IN (SELECT id FROM grants WHERE status = 'granted' AND valid_until <= now()
                                ORDER BY valid_until LIMIT $1 FOR UPDATE SKIP LOCKED)
                 RETURNING *)

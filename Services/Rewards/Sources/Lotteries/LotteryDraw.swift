@@ -6,8 +6,8 @@ import ServiceKit
 /// `:draw` on a lottery: a grant of the lottery reward (its stock counts draws, its limits are the draw
 /// limits per customer, its idempotency the draw's) whose prize is chosen inside the grant's transaction:
 /// the customer's designated prize if one is waiting (指定用户中奖), else a weighted pick; a picked prize
-/// whose stock is gone turns into the consolation prize. A draw that costs points spends them in the
-/// same transaction, so a refused draw costs nothing.
+/// whose stock is gone, or that the rest of the lottery's budget cannot pay for, turns into the consolation
+/// prize. A draw that costs points spends them in the same transaction, so a refused draw costs nothing.
 struct LotteryDraw: Sendable {
     let ledger: GrantLedger
     let points: PointsLedger
@@ -40,25 +40,39 @@ struct LotteryDraw: Sendable {
             guard let consolation = prizes.first(where: \.consolation) else {
                 throw APIError.internalError("lottery \(lottery.id) has no consolation prize")
             }
-            func take(_ prizeId: String) throws -> Bool {
-                try conn.execute("""
+            // Lock order after the grant's stock shard: the lottery's row (its budget), then the prize.
+            func pay(_ prize: PrizeRow) throws -> Bool {
+                guard lottery.budget != nil, Decimal(string: prize.cost) != 0 else { return true }
+                return try conn.execute("""
+                    UPDATE rewards SET prize_spent = prize_spent + $2::numeric WHERE id = $1 AND prize_spent + $2::numeric <= budget
+                    """, lottery.id, prize.cost) == 1
+            }
+            func take(_ prize: PrizeRow) throws -> Bool {
+                guard try pay(prize) else { return false }
+                if try conn.execute("""
                     UPDATE lottery_prizes SET remaining = remaining - 1 WHERE lottery_id = $1 AND prize_id = $2 AND remaining > 0
-                    """, lottery.id, prizeId) == 1
+                    """, lottery.id, prize.id) == 1 { return true }
+                if lottery.budget != nil {
+                    try conn.execute("UPDATE rewards SET prize_spent = prize_spent - $2::numeric WHERE id = $1", lottery.id, prize.cost)
+                }
+                return false
             }
             if let designated = try conn.query("""
                 UPDATE lottery_designations SET used_at = now() WHERE lottery_id = $1 AND customer_id = $2 AND used_at IS NULL RETURNING prize_id
                 """, lottery.id, request.customerId).first {
                 let id: String = try designated.decode("prize_id")
-                if let prize = prizes.first(where: { $0.id == id }), try take(id) {
+                if let prize = prizes.first(where: { $0.id == id }), try take(prize) {
                     return GrantLedger.Prize(id: prize.id, name: prize.name, cost: prize.cost)
                 }
             }
             let drawable = prizes.filter { !$0.consolation }
             var generator = SystemRandomNumberGenerator()
-            if let index = PrizePicker.pick(weights: drawable.map(\.weight), using: &generator), try take(drawable[index].id) {
+            if let index = PrizePicker.pick(weights: drawable.map(\.weight), using: &generator), try take(drawable[index]) {
                 let prize = drawable[index]
                 return GrantLedger.Prize(id: prize.id, name: prize.name, cost: prize.cost)
             }
+            // A drawn prize that is gone, or that the rest of the budget cannot pay for: the consolation prize.
+            guard try pay(consolation) else { throw GrantLedger.budgetExhausted }
             return GrantLedger.Prize(id: consolation.id, name: consolation.name, cost: consolation.cost)
         }
         let consolationId = lottery.lottery?["consolation"]?["id"]?.stringValue

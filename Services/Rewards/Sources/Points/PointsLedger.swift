@@ -77,6 +77,11 @@ struct PointsLedger: Sendable {
     }
 
     /// The points of unexpired lots the caller (`scope`) sees.
+    /// The points of `customerId` the caller may see: lots issued by its unit, a unit above it or one below.
+    func balance(customerId: String, caller: CallerIdentity) throws -> Int {
+        try database.withConnection { conn in try visibleBalance(customerId, scope: caller.orgPath, on: conn) }
+    }
+
     private func visibleBalance(_ customerId: String, scope: String, on conn: PostgresConnection) throws -> Int {
         Int(try conn.query("""
             SELECT coalesce(sum(remaining), 0)::bigint AS b FROM points_lots
@@ -95,19 +100,20 @@ struct PointsLedger: Sendable {
 
     /// Credits `points` in the caller's transaction as a lot of `orgPath` (a points reward's unit);
     /// returns the fact to record (the caller records it with its own). A repeated `key` changes nothing.
-    func earn(on conn: PostgresConnection, customerId: String, points: Int, expiresAt: Date, key: String, reason: String?,
+    func earn(on conn: PostgresConnection, customerId: String, points: Int, expiry: PointsExpiry, key: String, reason: String?,
               orgPath: String) throws -> (MarketingFactType, String, MarketingFact) {
-        let outcome = try earnLocked(on: conn, customerId: customerId, points: points, expiresAt: expiresAt, key: key, reason: reason,
+        let outcome = try earnLocked(on: conn, customerId: customerId, points: points, expiry: expiry, key: key, reason: reason,
                                      orgPath: orgPath)
         return (.pointsEarned, outcome.operation.id, MarketingFact(customerId: customerId, orgPath: orgPath, reason: reason, points: points))
     }
 
     /// The lot and the operation belong to `orgPath`, the issuing unit; the answer's balance is what that
     /// unit sees.
-    private func earnLocked(on conn: PostgresConnection, customerId: String, points: Int, expiresAt: Date, key: String,
+    private func earnLocked(on conn: PostgresConnection, customerId: String, points: Int, expiry: PointsExpiry, key: String,
                             reason: String?, orgPath: String) throws -> Outcome {
         _ = try lockAccount(customerId, on: conn)
-        let fingerprint = "earn|\(points)|\(Int(expiresAt.timeIntervalSince1970))|\(reason ?? "")"
+        let fingerprint = "earn|\(points)|\(expiry.fingerprint)|\(reason ?? "")"
+        let expiresAt = expiry.date(earnedAt: Date())
         if let op = try existing(customerId, key: key, fingerprint: fingerprint, scope: orgPath, on: conn) {
             return Outcome(operation: op, balance: try visibleBalance(customerId, scope: orgPath, on: conn), created: false)
         }
@@ -122,9 +128,9 @@ struct PointsLedger: Sendable {
     }
 
     /// `POST /api/v1/points/{customerId}:earn`: a lot of the caller's unit.
-    func earn(customerId: String, points: Int, expiresAt: Date, key: String, reason: String?, caller: CallerIdentity) throws -> Outcome {
+    func earn(customerId: String, points: Int, expiry: PointsExpiry, key: String, reason: String?, caller: CallerIdentity) throws -> Outcome {
         try database.transaction { conn in
-            let outcome = try earnLocked(on: conn, customerId: customerId, points: points, expiresAt: expiresAt, key: key, reason: reason,
+            let outcome = try earnLocked(on: conn, customerId: customerId, points: points, expiry: expiry, key: key, reason: reason,
                                          orgPath: caller.orgPath)
             if outcome.created {
                 try facts.record(.pointsEarned, subject: outcome.operation.id,

@@ -91,6 +91,14 @@ enum RewardRoutes {
             }
             return try .json(try ledger.customerGrants(customerId: customerId, status: status, caller: caller, page: try PageRequest(query: q)))
         }
+        // The profile's 360° view: the customer's latest grants and points balance, in the forwarded caller's scope.
+        router.get("/internal/v1/customers/{customerId}/rewards") { _, context in
+            let caller = try context.requireIdentity()
+            let customerId = try customer(context)
+            let grants = try ledger.customerGrants(customerId: customerId, status: nil, caller: caller, page: PageRequest(limit: 20))
+            return try .json(JSONValue.object(["items": .array(grants.items),
+                                               "pointsBalance": .number(Double(try points.balance(customerId: customerId, caller: caller)))]))
+        }
         router.get("/api/v1/points/{customerId}") { request, context in
             let caller = try context.requireIdentity()
             return try .json(try points.account(customerId: try customer(context), caller: caller, page: try PageRequest(query: request.queryParameters)))
@@ -101,18 +109,15 @@ enum RewardRoutes {
             let f = try BodyFields(try request.decode(JSONValue.self), allowed: ["points", "validDays", "expiresAt", "reason"], field: "")
             guard let amount = try f.int("points", in: 1...100_000_000) else { throw APIError.badRequest("points is required", field: "points") }
             let days = try f.int("validDays", in: 1...3650)
-            var expiresAt = Date().addingTimeInterval(Double(days ?? 365) * 86_400)
+            var expiry = PointsExpiry.days(days ?? PointsExpiry.defaultDays)
             if let text = try f.optionalString("expiresAt", length: 20...35) {
                 guard days == nil else { throw APIError.badRequest("give validDays or expiresAt, not both", field: "expiresAt") }
                 guard let d = RFC3339.parse(text), d > Date() else {
                     throw APIError.badRequest("expiresAt must be a future RFC 3339 timestamp", field: "expiresAt")
                 }
-                expiresAt = d
+                expiry = .at(d)
             }
-            // Whole seconds, so that a replay with the same body has the same fingerprint.
-            expiresAt = Date(timeIntervalSince1970: expiresAt.timeIntervalSince1970.rounded(.down))
-            if days != nil { expiresAt = Date(timeIntervalSince1970: (expiresAt.timeIntervalSince1970 / 86_400).rounded(.down) * 86_400) }
-            let outcome = try points.earn(customerId: try customer(context), points: amount, expiresAt: expiresAt, key: key,
+            let outcome = try points.earn(customerId: try customer(context), points: amount, expiry: expiry, key: key,
                                           reason: try f.optionalString("reason", length: 1...200), caller: caller)
             return try .json(outcome.json, status: outcome.created ? 201 : 200)
         }

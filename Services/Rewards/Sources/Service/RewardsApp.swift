@@ -38,7 +38,9 @@ public final class RewardsApp: Sendable {
                                       pool: database, logger: service.logger, metrics: service.metrics)
         try scheduler.schedule("rewards-expiry", every: settings.expiryInterval) { _, conn in
             // Bounded per tick: the tick's transaction holds its row lock while it runs.
-            for _ in 0..<10 where try ledger.expireDue(on: conn) == 1_000 {}
+            for _ in 0..<10 {
+                guard try ledger.expireDue(on: conn) == 1_000 else { break }   // a short batch: nothing more is due
+            }
             _ = try points.expireDue(on: conn)
         }
         try scheduler.schedule("rewards-external-retry", every: settings.externalRetryInterval) { _, _ in
