@@ -258,3 +258,53 @@ final class RewardQuotaTests: XCTestCase {
         XCTAssertEqual(quotas.items.map { $0["used"] }, [1, 0])
     }
 }
+
+/// The rewards service and a real profile service: grants, redemptions and draws reach the profile through
+/// the outbox as the customer's events, and the profile's 360° view shows the customer's rewards.
+final class RewardFactsInTheProfileTests: XCTestCase {
+    func testGrantsAndRedemptionsBecomeTheCustomersEventsInTheProfile() throws {
+        let profilePort = TestEnvironment.freePort()
+        let platform = try RewardsPlatform(rewardsEnvironment: [
+            "LATTICE_EVENT_SUBSCRIBERS": "profile=http://127.0.0.1:\(profilePort)/internal/v1/events",
+        ])
+        let profileSchema = TestEnvironment.uniqueSchema("e2e_profile")
+        let profile = try FixtureProcess("lattice-profile", environment: [
+            "DATABASE_URL": try TestEnvironment.databaseURL(), "LATTICE_INTERNAL_SECRET": RewardsPlatform.secret,
+            "LATTICE_DB_SCHEMA": profileSchema, "LATTICE_PORT": String(profilePort), "LATTICE_HTTP_EVENT_LOOPS": "1",
+            "LATTICE_DB_POOL_SIZE": "6", "LATTICE_GATEWAY_URL": "http://127.0.0.1:\(platform.gatewayPort)",
+            "LATTICE_SERVICE_REWARDS": "http://127.0.0.1:\(platform.rewardsPort)",
+            "LATTICE_SERVICE_CANVAS": "http://127.0.0.1:\(TestEnvironment.freePort())",
+            "LATTICE_SERVICE_DISPATCHER": "http://127.0.0.1:\(TestEnvironment.freePort())",
+        ])
+        defer {
+            profile.signal(SIGTERM)
+            _ = profile.waitForExit(timeout: 10)
+            TestEnvironment.dropSchema(profileSchema)
+            platform.stop()
+        }
+        XCTAssertTrue(profile.waitForOutput("\"msg\":\"started\""), profile.standardError + profile.standardOutput)
+        let bank = try RewardsBank(platform: platform)
+        let put = try platform.direct("PUT", "/api/v1/customers/c1", json: #"{"orgId":"hq"}"#, port: profilePort)
+        XCTAssertEqual(put.status, 201, put.bodyText)
+
+        let id = try XCTUnwrap(try bank.reward(RewardsBank.coupon(stock: 10))["id"]?.stringValue)
+        let grant = try bank.grant(id, customer: "c1", key: "k1", extra: ["canvasId": "cnv_7"])
+        XCTAssertEqual(grant.status, 201, grant.bodyText)
+        let grantId = try XCTUnwrap(grant.jsonValue["id"]?.stringValue)
+        _ = try platform.json("POST", "/api/v1/grants/\(grantId):redeem", token: bank.hqOperator, expect: 200)
+
+        var view: JSONValue = .null
+        XCTAssertTrue(try platform.eventually(timeout: 20) {
+            view = try platform.direct("GET", "/api/v1/customers/c1", json: nil, port: profilePort).jsonValue
+            guard case .array(let events)? = view["recentEvents"] else { return false }
+            return Set(events.compactMap { $0["name"]?.stringValue }) == ["reward_granted", "reward_redeemed"]
+        }, "\(view)")
+        guard case .array(let events)? = view["recentEvents"] else { return XCTFail("\(view)") }
+        let granted = try XCTUnwrap(events.first { $0["name"] == "reward_granted" })
+        XCTAssertEqual(granted["properties"]?["grantId"]?.stringValue, grantId)
+        XCTAssertEqual(granted["properties"]?["canvasId"]?.stringValue, "cnv_7")
+        // The 360° view's rewards part comes from the rewards service.
+        XCTAssertEqual(view["rewards"]?.items.map { $0["id"] }, [.string(grantId)], "\(view)")
+        XCTAssertEqual(view["unavailable"], ["canvas", "dispatcher"])
+    }
+}

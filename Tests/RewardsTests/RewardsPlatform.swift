@@ -101,9 +101,10 @@ final class RewardsPlatform: @unchecked Sendable, GatewayTestClient {
         return (try? r.decode(JSONValue.self)) ?? .null
     }
 
-    /// A call straight to the rewards port as a system caller with the internal credential (the canvas's way).
-    func direct(_ method: String, _ path: String, json: String?, headers: [(String, String)] = []) throws -> HTTPClientResponse {
-        var r = HTTPClientRequest(method: method, url: "http://127.0.0.1:\(rewardsPort)" + path)
+    /// A call straight to the rewards port (or another service's `port`) as a system caller at head office
+    /// with the internal credential (the canvas's way).
+    func direct(_ method: String, _ path: String, json: String?, headers: [(String, String)] = [], port: Int? = nil) throws -> HTTPClientResponse {
+        var r = HTTPClientRequest(method: method, url: "http://127.0.0.1:\(port ?? rewardsPort)" + path)
         r.headers.add(InternalHeader.credential, Self.secret)
         r.headers.add(InternalHeader.userId, "system:canvas")
         r.headers.add(InternalHeader.orgId, "hq")

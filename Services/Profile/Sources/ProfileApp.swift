@@ -39,6 +39,8 @@ public final class ProfileApp: Sendable {
         EventRoutes.register(on: router, types: eventTypes, ingestor: ingestor,
                              singles: SingleEventBatcher(ingestor: ingestor, batchSize: settings.singleEventBatch),
                              idempotency: idempotency)
+        // The rewards service's facts, as the customers' events.
+        MarketingFactReceiver(ingestor: ingestor, logger: service.logger).register(on: router)
         // Delivers every outbox row of this schema (behaviour events and any other profile events).
         try service.addOutboxRelay(subscribers: settings.eventSubscribers)
         // wiring: imports

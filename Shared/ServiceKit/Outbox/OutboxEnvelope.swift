@@ -43,8 +43,8 @@ public enum OutboxEnvelope {
         public init(results: [BatchResult]) { self.results = results }
     }
 
-    /// The lines of a batch body (empty lines skipped).
-    static func lines(of body: [UInt8]) -> [ArraySlice<UInt8>] {
+    /// The lines of a batch body (empty lines skipped): one envelope each.
+    public static func lines(of body: [UInt8]) -> [ArraySlice<UInt8>] {
         body.split(separator: 0x0A, omittingEmptySubsequences: true)
             .filter { !$0.allSatisfy { $0 == 0x20 || $0 == 0x0D || $0 == 0x09 } }
     }
@@ -57,34 +57,13 @@ public enum OutboxEnvelope {
         out += Array(#"{"id":""#.utf8)
         out += Array(id.uuidString.lowercased().utf8)
         out += Array(#"","type":"#.utf8)
-        appendJSONString(type, to: &out)
+        JSONString.append(type, to: &out)
         out += Array(#","occurredAt":""#.utf8)
         out += Array(JSONCoding.formatDate(occurredAt).utf8)
         out += Array(#"","payload":"#.utf8)
         out += Array(payloadJSON.utf8)
         out.append(UInt8(ascii: "}"))
         return out
-    }
-
-    /// A JSON string literal (RFC 8259 escaping).
-    static func appendJSONString(_ text: String, to out: inout [UInt8]) {
-        let hex = Array("0123456789abcdef".utf8)
-        out.append(UInt8(ascii: "\""))
-        for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "\""): out += [UInt8(ascii: "\\"), UInt8(ascii: "\"")]
-            case UInt8(ascii: "\\"): out += [UInt8(ascii: "\\"), UInt8(ascii: "\\")]
-            case 0x0A: out += [UInt8(ascii: "\\"), UInt8(ascii: "n")]
-            case 0x0D: out += [UInt8(ascii: "\\"), UInt8(ascii: "r")]
-            case 0x09: out += [UInt8(ascii: "\\"), UInt8(ascii: "t")]
-            case 0x00..<0x20:
-                out += Array("\\u00".utf8)
-                out.append(hex[Int(byte >> 4)])
-                out.append(hex[Int(byte & 0x0F)])
-            default: out.append(byte)
-            }
-        }
-        out.append(UInt8(ascii: "\""))
     }
 }
 
