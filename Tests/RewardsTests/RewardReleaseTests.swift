@@ -171,13 +171,19 @@ final class RewardReleaseTests: XCTestCase {
         XCTAssertEqual(try platform.count("SELECT count(*) AS n FROM outbox_events WHERE event_type = 'rewards.revoked'"), 1)
     }
 
-    func testAProviderBackAfterAnOutageIsFetchedByTheRetry() throws {
-        try start(["LATTICE_REWARDS_EXTERNAL_RETRY_INTERVAL": "300ms"])
+    /// An external reward of 2 units and one grant of it left pending by a provider that fails every call
+    /// (the service retrying every `retryInterval`): the reward's and the grant's ids.
+    func pendingExternalGrant(retryInterval: String) throws -> (rewardId: String, grantId: String) {
+        try start(["LATTICE_REWARDS_EXTERNAL_RETRY_INTERVAL": retryInterval])
         let id = try external(stock: 2)
         try provider(["failureRate": 1])
         let pending = try bank.grant(id, customer: "u1", key: "k")
         XCTAssertEqual(pending.jsonValue["externalStatus"]?.stringValue, "pending", pending.bodyText)
-        let grantId = try XCTUnwrap(pending.jsonValue["id"]?.stringValue)
+        return (id, try XCTUnwrap(pending.jsonValue["id"]?.stringValue))
+    }
+
+    func testAProviderBackAfterAnOutageIsFetchedByTheRetry() throws {
+        let (id, grantId) = try pendingExternalGrant(retryInterval: "300ms")
         try provider(["failureRate": 0])
         XCTAssertTrue(try platform.eventually(timeout: 15) {
             try platform.json("GET", "/api/v1/grants/\(grantId)", token: bank.hqOperator, expect: 200)["externalStatus"]?.stringValue == "fetched"
@@ -187,12 +193,7 @@ final class RewardReleaseTests: XCTestCase {
     }
 
     func testARevokedPendingGrantIsNotFetchedAfterwards() throws {
-        try start(["LATTICE_REWARDS_EXTERNAL_RETRY_INTERVAL": "200ms"])
-        let id = try external(stock: 2)
-        try provider(["failureRate": 1])
-        let pending = try bank.grant(id, customer: "u1", key: "k")
-        XCTAssertEqual(pending.jsonValue["externalStatus"]?.stringValue, "pending", pending.bodyText)
-        let grantId = try XCTUnwrap(pending.jsonValue["id"]?.stringValue)
+        let (id, grantId) = try pendingExternalGrant(retryInterval: "200ms")
         let revoked = try platform.json("POST", "/api/v1/grants/\(grantId):revoke", token: bank.hqOperator, expect: 200)
         XCTAssertEqual(revoked["externalStatus"]?.stringValue, "cancelled")
         let attempts = try platform.count("SELECT external_attempts AS n FROM grants WHERE id = $1", grantId)

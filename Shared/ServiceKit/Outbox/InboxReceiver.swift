@@ -77,8 +77,7 @@ public struct InboxReceiver: Sendable {
 
     /// Handles one delivery (the route's body; public for services that route differently).
     public func handle(_ request: Request, context: RequestContext) throws -> Response {
-        if let type = request.headers.first("content-type"),
-           HTTPHeaders.name(type, hasPrefix: OutboxEnvelope.batchContentType) {
+        if OutboxEnvelope.isBatch(request.headers) {
             return try .json(handleBatch(try request.collectBody(), context: context))
         }
         let event = try ReceivedEvent(envelope: try request.collectBody())
@@ -99,11 +98,7 @@ public struct InboxReceiver: Sendable {
 
     /// A batch in one transaction, each event under a savepoint; the results in the order of the lines.
     func handleBatch(_ body: [UInt8], context: RequestContext) throws -> OutboxEnvelope.BatchAnswer {
-        let lines = OutboxEnvelope.lines(of: body)
-        guard !lines.isEmpty else { throw APIError.badRequest("a batch needs at least one envelope", field: "$", code: "body_required") }
-        guard lines.count <= OutboxEnvelope.maxBatchEvents else {
-            throw APIError.badRequest("a batch carries at most \(OutboxEnvelope.maxBatchEvents) events", field: "$", code: "batch_too_large")
-        }
+        let lines = try OutboxEnvelope.batch(of: body)
         var events: [Result<ReceivedEvent, APIError>] = []
         events.reserveCapacity(lines.count)
         for line in lines {

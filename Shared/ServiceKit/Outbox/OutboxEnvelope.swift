@@ -43,8 +43,24 @@ public enum OutboxEnvelope {
         public init(results: [BatchResult]) { self.results = results }
     }
 
-    /// The lines of a batch body (empty lines skipped): one envelope each.
-    public static func lines(of body: [UInt8]) -> [ArraySlice<UInt8>] {
+    /// Whether a delivery is a batch (`batchContentType`, one envelope per line) rather than one envelope.
+    public static func isBatch(_ headers: HTTPHeaders) -> Bool {
+        headers.first("content-type").map { HTTPHeaders.name($0, hasPrefix: batchContentType) } ?? false
+    }
+
+    /// The envelopes of a batch body, one per line: 400 naming `$` when there is none or more than
+    /// `maxBatchEvents`.
+    public static func batch(of body: [UInt8]) throws(APIError) -> [ArraySlice<UInt8>] {
+        let lines = lines(of: body)
+        guard !lines.isEmpty else { throw .badRequest("a batch needs at least one envelope", field: "$", code: "body_required") }
+        guard lines.count <= maxBatchEvents else {
+            throw .badRequest("a batch carries at most \(maxBatchEvents) events", field: "$", code: "batch_too_large")
+        }
+        return lines
+    }
+
+    /// The lines of a batch body (empty lines skipped).
+    static func lines(of body: [UInt8]) -> [ArraySlice<UInt8>] {
         body.split(separator: 0x0A, omittingEmptySubsequences: true)
             .filter { !$0.allSatisfy { $0 == 0x20 || $0 == 0x0D || $0 == 0x09 } }
     }

@@ -39,20 +39,14 @@ struct MarketingFactReceiver: Sendable {
 
     func handle(_ request: Request) throws -> Response {
         let body = try request.collectBody()
-        let isBatch = request.headers.first("content-type").map { HTTPHeaders.name($0, hasPrefix: OutboxEnvelope.batchContentType) } ?? false
-        guard isBatch else {
+        guard OutboxEnvelope.isBatch(request.headers) else {
             let result = try receive([body[...]]).results[0]
             if result.outcome == "failed" {
                 throw APIError.badRequest(result.message ?? "the event envelope is malformed", field: "$")
             }
             return try .json(JSONValue.object(["eventId": .string(result.eventId ?? ""), "outcome": .string(result.outcome)]))
         }
-        let lines = OutboxEnvelope.lines(of: body)
-        guard !lines.isEmpty else { throw APIError.badRequest("a batch needs at least one envelope", field: "$", code: "body_required") }
-        guard lines.count <= OutboxEnvelope.maxBatchEvents else {
-            throw APIError.badRequest("a batch carries at most \(OutboxEnvelope.maxBatchEvents) events", field: "$", code: "batch_too_large")
-        }
-        return try .json(receive(lines))
+        return try .json(receive(try OutboxEnvelope.batch(of: body)))
     }
 
     /// The envelopes' results in their order; the facts that are customer events stored together.

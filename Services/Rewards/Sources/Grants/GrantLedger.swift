@@ -381,13 +381,11 @@ struct GrantLedger: Sendable {
              WHERE reward_id = $1 AND customer_id = $2
             """, grant.rewardId, grant.customerId, grant.grantedAt, timeZone)
         try StockShards.giveBack(rewardId: grant.rewardId, shard: grant.shard, on: conn)
-        if grant.prizeId != nil {
+        if let prize = grant.prizeId {
             // A lottery with a budget counts what its prizes spent (LotteryDraw); the row before the prize, as a draw locks them.
             try conn.execute("""
                 UPDATE rewards SET prize_spent = greatest(prize_spent - $2::numeric, 0) WHERE id = $1 AND budget IS NOT NULL AND $2::numeric > 0
                 """, grant.rewardId, grant.cost)
-        }
-        if let prize = grant.prizeId {
             // The consolation prize has no stock (NULL), and a prize is never refilled past its stock.
             try conn.execute("""
                 UPDATE lottery_prizes SET remaining = remaining + 1 WHERE lottery_id = $1 AND prize_id = $2 AND remaining < stock
