@@ -27,7 +27,7 @@ BIN="$(cd "$LATTICE_ROOT" && swift build "${BUILD_ARGS[@]}" --show-bin-path)"
 
 rm -rf "$PG_DATA"
 # fsync on: single events pay the durability a bank runs with.
-LATTICE_PG_OPTIONS="-c shared_buffers=1GB -c work_mem=64MB -c maintenance_work_mem=512MB -c max_wal_size=8GB" pg_start "$PG_DATA" "$PG_PORT"
+LATTICE_PG_OPTIONS="-c shared_buffers=1GB -c work_mem=64MB -c maintenance_work_mem=512MB -c max_wal_size=8GB ${LATTICE_PG_OPTIONS:-}" pg_start "$PG_DATA" "$PG_PORT"
 pg_createdb "$PG_PORT" lattice_bench
 DB="postgres://postgres@127.0.0.1:$PG_PORT/lattice_bench"
 PSQL=(psql "$DB" -v ON_ERROR_STOP=1 -qAt)

@@ -26,7 +26,7 @@ log "building (release)"
 BIN="$(cd "$LATTICE_ROOT" && swift build -c release --show-bin-path)"
 
 rm -rf "$PG_DATA"
-LATTICE_PG_OPTIONS="-c shared_buffers=1GB -c max_wal_size=8GB -c checkpoint_timeout=30min" pg_start "$PG_DATA" "$PG_PORT"
+LATTICE_PG_OPTIONS="-c shared_buffers=1GB -c max_wal_size=8GB -c checkpoint_timeout=30min ${LATTICE_PG_OPTIONS:-}" pg_start "$PG_DATA" "$PG_PORT"
 pg_createdb "$PG_PORT" lattice_bench
 DB="postgres://postgres@127.0.0.1:$PG_PORT/lattice_bench"
 SECRET="bench-internal-secret-0123456789"

@@ -22,7 +22,7 @@ BIN="$(cd "$LATTICE_ROOT" && swift build -c release --show-bin-path)"
 
 rm -rf "$PG_DATA"
 # Room for the tables and indexes in memory, and parallel scans: PostgreSQL at its best on this machine.
-LATTICE_PG_FSYNC=off LATTICE_PG_OPTIONS="-c shared_buffers=2GB -c work_mem=256MB -c maintenance_work_mem=1GB -c max_wal_size=8GB" \
+LATTICE_PG_FSYNC=off LATTICE_PG_OPTIONS="-c shared_buffers=2GB -c work_mem=256MB -c maintenance_work_mem=1GB -c max_wal_size=8GB ${LATTICE_PG_OPTIONS:-}" \
     pg_start "$PG_DATA" "$PG_PORT"
 pg_createdb "$PG_PORT" lattice_bench
 PSQL=(psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -d lattice_bench -v ON_ERROR_STOP=1 -qAt)
