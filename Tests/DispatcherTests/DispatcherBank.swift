@@ -14,7 +14,8 @@ final class DispatcherBank {
     let shOperator: String
     var providers: [String: (id: String, secret: String)] = [:]
 
-    init(platform: DispatcherPlatform, quietHoursOff: Bool = true) throws {
+    /// `batchSize`: the providers' batch submission size (1: one message a request).
+    init(platform: DispatcherPlatform, quietHoursOff: Bool = true, batchSize: Int = 1) throws {
         self.platform = platform
         admin = try platform.login("admin", DispatcherPlatform.adminPassword)
         XCTAssertEqual(try platform.call("POST", "/api/v1/orgs", token: admin,
@@ -29,7 +30,7 @@ final class DispatcherBank {
             let p = try platform.json("POST", "/api/v1/providers", token: hqOperator, .object([
                 "channel": .string(channel), "name": .string("sim-\(channel)"), "endpoint": .string(platform.simulatorURL),
                 "ratePerSecond": .number(1000), "timeoutMs": .number(1000), "credentials": .string("sim-token"),
-                "unitCost": .string(channel == "sms" ? "0.045" : "0"),
+                "batchSize": .number(Double(batchSize)), "unitCost": .string(channel == "sms" ? "0.045" : "0"),
             ]), expect: 201)
             providers[channel] = (try XCTUnwrap(p["id"]?.stringValue), try XCTUnwrap(p["receiptSecret"]?.stringValue))
         }

@@ -2,9 +2,11 @@
 # Dispatch: BENCH_DISPATCH_MESSAGES (default 1,000,000) marketing SMS, one per customer, posted in
 # batches of 1,000 straight to the dispatcher (as the canvas does), through the whole policy chain
 # (every customer consented, quiet hours off), delivered to the provider simulator (SIM_LATENCY_MS 20,
-# receipts posted back). Figures: admission and end-to-end rates, what the simulator lost or received
-# twice, the policy chain's cost per message from the dispatcher's own metrics. Reference in the same
-# run: the simulator driven directly by wrk, one message per request (the provider's own ceiling).
+# receipts posted back; the provider takes BENCH_DISPATCH_PROVIDER_BATCH messages a call, default
+# 100). Figures: admission and end-to-end rates, what the simulator lost or received twice, the
+# policy chain's cost per message from the dispatcher's own metrics. Reference in the same
+# run: the simulator driven directly by wrk, one message per request and in batch submissions of the
+# provider's batch size (BENCH_DISPATCH_PROVIDER_BATCH, default 100): the provider's own ceilings.
 
 source "$LATTICE_ROOT/scripts/lib/postgres.sh"
 ensure_build_dependencies
@@ -59,6 +61,8 @@ INSERT INTO profile.consents (customer_id, channel, granted, source, changed_at)
 INSERT INTO profile.consent_evidence (customer_id, channel, granted, source, changed_at, recorded_by)
     SELECT id, 'sms', true, 'bench', now(), 'bench' FROM profile.customers;
 SQL
+log "waiting for the profile to follow the changes of the load"
+bench_profile_settled "$PG_PORT" lattice_bench
 
 python3 "$LATTICE_ROOT/scripts/bench.d/lib/dispatch_load.py" setup "$GW_PORT" "$PASSWORD" "http://127.0.0.1:$SIM_PORT" "$WORK/setup.json" \
     || die "setup failed"
@@ -92,3 +96,20 @@ end
 LUA
 wrk -t2 -c64 -d10s -s "$WORK/sim.lua" "http://127.0.0.1:$SIM_PORT" > "$WORK/ref.out" 2>&1 || die "wrk failed: $(cat "$WORK/ref.out")"
 awk '/Requests\/sec/ {printf "BENCH dispatch_reference_simulator_direct_req_per_s %.0f req/s\n", $2}' "$WORK/ref.out"
+PROVIDER_BATCH="${BENCH_DISPATCH_PROVIDER_BATCH:-100}"
+if [ "$PROVIDER_BATCH" -gt 1 ]; then
+    log "reference: the simulator driven directly with batch submissions ($PROVIDER_BATCH messages a request, 64 connections)"
+    cat > "$WORK/sim-batch.lua" <<LUA
+local n = 0
+request = function()
+    local items = {}
+    for i = 1, $PROVIDER_BATCH do
+        n = n + 1
+        items[i] = '{"idempotencyKey":"refb-' .. n .. '-' .. math.random(1e9) .. '","channel":"ref","body":"reference"}'
+    end
+    return wrk.format("POST", "/sms", {["Content-Type"] = "application/json"}, '{"messages":[' .. table.concat(items, ",") .. ']}')
+end
+LUA
+    wrk -t2 -c64 -d10s -s "$WORK/sim-batch.lua" "http://127.0.0.1:$SIM_PORT" > "$WORK/ref-batch.out" 2>&1 || die "wrk failed: $(cat "$WORK/ref-batch.out")"
+    awk -v b="$PROVIDER_BATCH" '/Requests\/sec/ {printf "BENCH dispatch_reference_simulator_direct_batched_msgs_per_s %.0f msg/s\n", $2 * b}' "$WORK/ref-batch.out"
+fi

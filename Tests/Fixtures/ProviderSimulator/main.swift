@@ -4,7 +4,9 @@
 // API under /control for tests.
 //
 //   POST /send                   a message (any POST path outside /control); needs Idempotency-Key
-//   GET  /control/stats          {received, accepted, duplicates, duplicateKeys, receiptsPosted, ...}
+//   POST /send {"messages":[…]}  a batch submission: each message with its idempotencyKey, answered
+//                                {"results": [{idempotencyKey, status: accepted|rejected, id}]}
+//   GET  /control/stats          {received, calls, accepted, duplicates, duplicateKeys, receiptsPosted, ...}
 //   GET  /control/messages?key=  what was accepted (all, or one key), with the count received
 //   PUT  /control/config         change latencyMs, failureRate, rejectRate, timeoutRate, timeoutMs,
 //                                receiptUrl, receiptSecret, receiptDelayMs, receiptFailureRate,
@@ -76,6 +78,8 @@ final class Simulator: @unchecked Sendable {
     private var config: SimulatorConfig
     private var byKey: [String: Received] = [:]
     private var received = 0
+    /// Send requests (a batch submission is one).
+    private var calls = 0
     private var failed = 0
     private var rejected = 0
     private var timedOut = 0
@@ -105,32 +109,71 @@ final class Simulator: @unchecked Sendable {
     func reset() {
         withLock {
             byKey = [:]
-            received = 0; failed = 0; rejected = 0; timedOut = 0
+            received = 0; calls = 0; failed = 0; rejected = 0; timedOut = 0
             pendingReceipts = []
             receiptsPosted = 0; receiptErrors = 0
         }
     }
 
     func send(_ request: Request) throws -> Response {
-        let c = currentConfig
+        let c = withLock { calls += 1; return config }
+        let body = (try? JSONDecoder().decode(JSONValue.self, from: Data(request.body.bytes))) ?? .null
+        if case .array(let items)? = body["messages"] { return try sendBatch(items, config: c) }
         guard let key = request.headers.first("idempotency-key"), !key.isEmpty else {
             return try .json(["error": ["code": "idempotency_key_required", "message": "send Idempotency-Key"]], status: 400)
         }
-        let body = (try? JSONDecoder().decode(JSONValue.self, from: Data(request.body.bytes))) ?? .null
         if c.latencyMs > 0 { Thread.sleep(forTimeInterval: Double(c.latencyMs) / 1000) }
         let roll = Double.random(in: 0..<1)
         if roll < c.rejectRate {
             withLock { received += 1; rejected += 1 }
             return try .json(["error": ["code": "invalid_recipient", "message": "rejected by the simulator"]], status: 400)
         }
-        if roll < c.rejectRate + c.failureRate {
-            withLock { received += 1; failed += 1 }
-            return try .json(["error": ["code": "unavailable", "message": "simulated failure"]], status: 503)
-        }
+        if let failure = try transportFailure(roll - c.rejectRate, count: 1, config: c) { return failure }
         let hang = roll < c.rejectRate + c.failureRate + c.timeoutRate
+        let (record, duplicate) = accept(key: key, body: body, config: c, timingOut: hang)
+        // Accepted, but the answer comes too late: the caller times out and will send again.
+        if hang { Thread.sleep(forTimeInterval: Double(c.timeoutMs) / 1000) }
+        return try .json(["id": record.providerId, "duplicate": duplicate ? "true" : "false"])
+    }
+
+    /// A batch submission `{"messages": [{idempotencyKey, ...}]}`: one latency for the call; failures and
+    /// timeouts hit the whole call, rejections single messages; answered with a result per message.
+    private func sendBatch(_ items: [JSONValue], config c: SimulatorConfig) throws -> Response {
+        guard !items.isEmpty, items.count <= 1_000,
+              items.allSatisfy({ !($0["idempotencyKey"]?.stringValue ?? "").isEmpty }) else {
+            return try .json(["error": ["code": "invalid_batch", "message": "1 to 1000 messages, each with an idempotencyKey"]], status: 400)
+        }
+        if c.latencyMs > 0 { Thread.sleep(forTimeInterval: Double(c.latencyMs) / 1000) }
+        if let failure = try transportFailure(Double.random(in: 0..<1), count: items.count, config: c) { return failure }
+        let hang = Double.random(in: 0..<1) < c.timeoutRate
+        var results: [JSONValue] = []
+        for item in items {
+            let key = item["idempotencyKey"]!.stringValue!
+            if Double.random(in: 0..<1) < c.rejectRate {
+                withLock { received += 1; rejected += 1 }
+                results.append(.object(["idempotencyKey": .string(key), "status": .string("rejected"), "error": .string("invalid_recipient")]))
+                continue
+            }
+            let (record, duplicate) = accept(key: key, body: item, config: c, timingOut: hang)
+            results.append(.object(["idempotencyKey": .string(key), "status": .string("accepted"), "id": .string(record.providerId),
+                                    "duplicate": .bool(duplicate)]))
+        }
+        if hang { Thread.sleep(forTimeInterval: Double(c.timeoutMs) / 1000) }
+        return try .json(["results": JSONValue.array(results)])
+    }
+
+    /// A 503 for the whole call when `roll` falls within the failure rate (counting `count` messages).
+    private func transportFailure(_ roll: Double, count: Int, config c: SimulatorConfig) throws -> Response? {
+        guard roll < c.failureRate else { return nil }
+        withLock { received += count; failed += count }
+        return try .json(["error": ["code": "unavailable", "message": "simulated failure"]], status: 503)
+    }
+
+    /// Records one message by its key (a key seen before counts a duplicate) and queues its receipt.
+    private func accept(key: String, body: JSONValue, config c: SimulatorConfig, timingOut: Bool) -> (Received, duplicate: Bool) {
         let (record, duplicate) = withLock { () -> (Received, Bool) in
             received += 1
-            if hang { timedOut += 1 }
+            if timingOut { timedOut += 1 }
             if var known = byKey[key] {
                 known.count += 1
                 byKey[key] = known
@@ -151,9 +194,7 @@ final class Simulator: @unchecked Sendable {
             if status == "failed" { receipt["error"] = .string("simulated_undeliverable") }
             queueCallback(.object(["receipts": .array([.object(receipt)])]), delayMs: c.receiptDelayMs, target: target)
         }
-        // Accepted, but the answer comes too late: the caller times out and will send again.
-        if hang { Thread.sleep(forTimeInterval: Double(c.timeoutMs) / 1000) }
-        return try .json(["id": record.providerId, "duplicate": duplicate ? "true" : "false"])
+        return (record, duplicate)
     }
 
     func queueCallback(_ body: JSONValue, delayMs: Int, target: SimulatorConfig.ReceiptTarget?) {
@@ -210,7 +251,7 @@ final class Simulator: @unchecked Sendable {
         withLock {
             let duplicates = byKey.values.reduce(0) { $0 + $1.count - 1 }
             return .object([
-                "received": .number(Double(received)), "accepted": .number(Double(byKey.count)),
+                "received": .number(Double(received)), "calls": .number(Double(calls)), "accepted": .number(Double(byKey.count)),
                 "duplicates": .number(Double(duplicates)), "duplicateKeys": .number(Double(byKey.values.filter { $0.count > 1 }.count)),
                 "failed": .number(Double(failed)), "rejected": .number(Double(rejected)), "timedOut": .number(Double(timedOut)),
                 "receiptsPosted": .number(Double(receiptsPosted)), "receiptErrors": .number(Double(receiptErrors)),
@@ -261,7 +302,7 @@ router.post("/control/reply") { request, _ in
     simulator.queueCallback(.object(["replies": .array([reply])]), delayMs: 0, target: simulator.currentConfig.receiptTargets[channel])
     return .status(202)
 }
-router.post("/{path...}", options: RouteOptions(maxBodyBytes: 1 << 20)) { request, _ in try simulator.send(request) }
+router.post("/{path...}", options: RouteOptions(maxBodyBytes: 4 << 20)) { request, _ in try simulator.send(request) }
 
 let server = HTTPServer(configuration: serverConfiguration, router: router)
 do {

@@ -80,3 +80,18 @@ bench_import_customers() {
     done
     [ "$status" = completed ] || [ "$status" = done ] || die "the import ended ${status:-unfinished}"
 }
+
+# bench_profile_settled PORT DB: waits (up to 10 minutes) until the profile's rule-tag worker has
+# followed every customer change, so a bench after a bulk load measures its own area, not the
+# profile re-evaluating the customers just loaded.
+bench_profile_settled() {
+    local port="$1" db="$2" left=""
+    for _ in $(seq 1 600); do
+        left=$("$(pg_bindir)/psql" -tA -h 127.0.0.1 -p "$port" -U postgres "$db" -c "
+            SELECT count(*) FROM profile.customer_changes c, profile.rule_tag_cursors r
+             WHERE r.name = 'customer_changes' AND (c.tx, c.seq) > (r.tx, r.seq)") || die "cannot read the profile's change feed"
+        [ "$left" = 0 ] && return 0
+        sleep 1
+    done
+    die "the profile still has $left customer changes to follow"
+}

@@ -2,7 +2,8 @@
 
 setup GATEWAY_PORT ADMIN_PASSWORD SIMULATOR_URL OUT_JSON
     through the gateway: an operator and an approver at head office, quiet hours off, an SMS provider
-    at the simulator (receipts posted back to the dispatcher), an approved marketing SMS template.
+    at the simulator taking BENCH_DISPATCH_PROVIDER_BATCH messages a call (default 100, the gateway's
+    batch submission; 1 is one message a request), an approved marketing SMS template.
 send DISPATCHER_PORT SECRET TEMPLATE_ID CUSTOMERS SIMULATOR_URL THREADS
     posts one marketing SMS per customer straight to the dispatcher (as the canvas does: internal
     credential and the caller's identity), batches of 1,000 from THREADS connections, and waits until
@@ -11,11 +12,14 @@ send DISPATCHER_PORT SECRET TEMPLATE_ID CUSTOMERS SIMULATOR_URL THREADS
 
 import http.client
 import json
+import os
 import sys
 import threading
 import time
 import urllib.parse
 import uuid
+
+BATCH = int(os.environ.get("BENCH_DISPATCH_PROVIDER_BATCH", "100"))
 
 
 def call(port, method, path, token=None, body=None, headers=None):
@@ -47,7 +51,7 @@ def setup(gw, password, simulator, out):
     expect(*call(gw, "PUT", "/api/v1/policies", op, {"quietHours": {}}), (200,), "policies")
     provider = expect(*call(gw, "POST", "/api/v1/providers", op, {
         "channel": "sms", "name": "sim-sms", "endpoint": simulator, "ratePerSecond": 100000, "timeoutMs": 2000,
-        "credentials": "sim-token"}), (201,), "provider")
+        "batchSize": BATCH, "credentials": "sim-token"}), (201,), "provider")
     template = expect(*call(gw, "POST", "/api/v1/templates", op, {
         "channel": "sms", "name": "bench", "kind": "marketing",
         "body": "【Lattice银行】{{name}}您好，您的专属理财体验金已到账 回T退订"}), (201,), "template")

@@ -85,7 +85,7 @@ public final class Delivery: Sendable {
                 m.providerId = provider.id
                 switch result {
                 case .accepted(let reference): sent.append((m, reference))
-                case .rejected(let status): failed.append((m, "provider_rejected:\(status)"))
+                case .rejected(let why): failed.append((m, "provider_rejected:\(why)"))
                 case .unavailable(let why):
                     let attempt = attempts[m.id] ?? m.attempts + 1
                     if attempt >= maxAttempts || jobOf[m.id]!.isLastAttempt { failed.append((m, "provider_unavailable")); continue }

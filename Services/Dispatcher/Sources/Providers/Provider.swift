@@ -12,6 +12,8 @@ public struct Provider: Sendable, Encodable {
     public var hasCredentials: Bool
     public var ratePerSecond: Int
     public var timeoutMs: Int
+    /// Messages one call carries: 1, or the provider's batch submission (see `ProviderCall`).
+    public var batchSize: Int
     /// CNY per message (decimal string).
     public var unitCost: String
     public var orgId: String
@@ -22,7 +24,7 @@ public struct Provider: Sendable, Encodable {
 
     static let columns = """
         p.id, p.channel, p.name, p.endpoint, p.credentials IS NOT NULL AS has_credentials, p.rate_per_second, p.timeout_ms,
-        p.unit_cost::text AS unit_cost, p.org_id, p.created_by, p.created_at
+        p.batch_size, p.unit_cost::text AS unit_cost, p.org_id, p.created_by, p.created_at
         """
 
     init(row: PostgresRow) throws {
@@ -36,6 +38,7 @@ public struct Provider: Sendable, Encodable {
         hasCredentials = try row.decode("has_credentials")
         ratePerSecond = try row.decode("rate_per_second")
         timeoutMs = try row.decode("timeout_ms")
+        batchSize = try row.decode("batch_size")
         unitCost = try row.decode("unit_cost")
         orgId = try row.decode("org_id")
         createdBy = try row.decode("created_by")
@@ -51,5 +54,6 @@ struct ProviderEndpoint: Sendable {
     var credentials: String?
     var ratePerSecond: Int
     var timeoutMs: Int
+    var batchSize: Int
     var unitCost: String
 }

@@ -1,7 +1,7 @@
 import Contracts
 import Foundation
 
-/// A validated `POST /api/v1/providers` body `{channel, name, endpoint, credentials?, ratePerSecond, timeoutMs, unitCost?}`.
+/// A validated `POST /api/v1/providers` body `{channel, name, endpoint, credentials?, ratePerSecond, timeoutMs, batchSize?, unitCost?}`.
 struct ProviderInput: Sendable {
     var channel: Channel
     var name: String
@@ -9,11 +9,13 @@ struct ProviderInput: Sendable {
     var credentials: String?
     var ratePerSecond: Int
     var timeoutMs: Int
+    /// Messages a call carries (1 to 1,000; default 1, one message a request).
+    var batchSize: Int
     /// CNY per message, a decimal string of at most 4 decimals ("0.045").
     var unitCost: String
 
     init(body: JSONValue) throws {
-        let f = try BodyFields(body, allowed: ["channel", "name", "endpoint", "credentials", "ratePerSecond", "timeoutMs", "unitCost"], field: "")
+        let f = try BodyFields(body, allowed: ["channel", "name", "endpoint", "credentials", "ratePerSecond", "timeoutMs", "batchSize", "unitCost"], field: "")
         guard let channel = try f.oneOf("channel", Channel.self) else { throw APIError.badRequest("channel is required", field: "channel") }
         guard channel != .inbox else {
             throw APIError.badRequest("the inbox channel is served by the dispatcher itself and takes no provider", field: "channel")
@@ -32,6 +34,7 @@ struct ProviderInput: Sendable {
         }
         ratePerSecond = rate
         timeoutMs = try f.int("timeoutMs", in: 100...60_000) ?? 5_000
+        batchSize = try f.int("batchSize", in: 1...1_000) ?? 1
         let cost = try f.optionalString("unitCost", length: 1...13) ?? "0"
         let parts = cost.split(separator: ".", omittingEmptySubsequences: false)
         guard (1...2).contains(parts.count), (1...8).contains(parts[0].count), parts.allSatisfy({ $0.allSatisfy { $0.isASCII && $0.isNumber } }),

@@ -20,10 +20,10 @@ public struct ProviderStore: Sendable {
         do {
             let rows = try database.query("""
                 INSERT INTO providers AS p (id, channel, name, endpoint, credentials, receipt_secret, rate_per_second, timeout_ms,
-                                            org_id, org_path, created_by, unit_cost)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::numeric) RETURNING \(Provider.columns)
+                                            org_id, org_path, created_by, unit_cost, batch_size)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::numeric, $13) RETURNING \(Provider.columns)
                 """, RecordId.make("prv_"), input.channel.rawValue, input.name, input.endpoint, input.credentials, secret,
-                input.ratePerSecond, input.timeoutMs, caller.orgId, caller.orgPath, caller.userId, input.unitCost)
+                input.ratePerSecond, input.timeoutMs, caller.orgId, caller.orgPath, caller.userId, input.unitCost, input.batchSize)
             var provider = try Provider(row: rows[0])
             provider.receiptSecret = secret
             return provider
@@ -42,7 +42,7 @@ public struct ProviderStore: Sendable {
     /// The provider a channel's messages go to: the first one configured for it.
     func endpoint(for channel: Channel) throws -> ProviderEndpoint? {
         try database.query("""
-            SELECT id, channel, endpoint, credentials, rate_per_second, timeout_ms, unit_cost::text AS unit_cost FROM providers
+            SELECT id, channel, endpoint, credentials, rate_per_second, timeout_ms, batch_size, unit_cost::text AS unit_cost FROM providers
              WHERE channel = $1 ORDER BY created_at, id LIMIT 1
             """, channel.rawValue).first.map(Self.endpoint(row:))
     }
@@ -60,7 +60,7 @@ public struct ProviderStore: Sendable {
         }
         return ProviderEndpoint(id: id, channel: channel, endpoint: try row.decode("endpoint"), credentials: try row.decode("credentials"),
                                 ratePerSecond: try row.decode("rate_per_second"), timeoutMs: try row.decode("timeout_ms"),
-                                unitCost: try row.decode("unit_cost"))
+                                batchSize: try row.decode("batch_size"), unitCost: try row.decode("unit_cost"))
     }
 
     /// 32 random bytes as hex.
