@@ -77,6 +77,24 @@ final class DispatcherDeliveryTests: XCTestCase {
         XCTAssertEqual(gaveUp["attempts"]?.doubleValue, 8)
     }
 
+    func testAReceiptThatOvertakesTheProvidersAnswerIsApplied() throws {
+        try bank.customer("C1")
+        let t = try bank.template(channel: "push", body: "回执先到", kind: "transactional")
+        // The provider takes the message and posts its receipt at once, but answers the call only after
+        // the call timed out: the receipt finds the message routed to it at admission, still queued.
+        _ = try platform.simulatorCall("PUT", "/control/config", json: #"{"timeoutRate":1,"timeoutMs":3000}"#)
+        let m = try bank.send(["customerId": .string("C1"), "templateId": .string(t), "key": .string("early")])
+        XCTAssertEqual(m["providerId"]?.stringValue, bank.providers["push"]?.id)
+        let id = try XCTUnwrap(m["id"]?.stringValue)
+        let delivered = try bank.waitFor(id, status: "delivered", timeout: 2)
+        XCTAssertNotNil(delivered["deliveredAt"]?.stringValue)
+        _ = try platform.simulatorCall("PUT", "/control/config", json: #"{"timeoutRate":0}"#)
+        // The timed-out call is not repeated: the message is delivered already.
+        Thread.sleep(forTimeInterval: 4)
+        XCTAssertEqual(try platform.simulatorStats()["received"], 1)
+        XCTAssertEqual(try bank.message(id)["status"]?.stringValue, "delivered")
+    }
+
     func testAFailedMessageFallsBackToAnotherChannelAndTheInboxServesIt() throws {
         try bank.customer("C1")
         let push = try bank.template(channel: "push", body: "账单已出，请及时还款")

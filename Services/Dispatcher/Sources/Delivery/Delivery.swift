@@ -8,7 +8,9 @@ import ServiceKit
 ///
 /// Crash safety: a message's status change and its job's completion commit in one transaction
 /// (`job.complete(on:)`), so a message is called out again only when its replica died between the
-/// provider's answer and that commit — and then with the same idempotency key.
+/// provider's answer and that commit — and then with the same idempotency key. An attempt is counted
+/// with its outcome: a call cut short by a crash is not counted (the provider saw the key, and the
+/// job's own attempts bound the retries).
 ///
 /// Thread-safety: stateless beyond its Sendable collaborators; the job worker runs it on several threads.
 public final class Delivery: Sendable {
@@ -70,16 +72,14 @@ public final class Delivery: Sendable {
             try fail(waited, jobOf: jobOf)
             let calling = Array(messages[..<granted])
             guard !calling.isEmpty else { continue }
-            // Provider and attempt are recorded before the call: a receipt may overtake the provider's
-            // answer (or outlive a replica killed during the call) and is matched by provider, and a
-            // crash during the call still counts the attempt.
-            var attempts: [String: Int] = [:]
-            for row in try database.query("""
-                UPDATE messages SET attempts = attempts + 1, provider_id = $2, updated_at = now() WHERE id = ANY($1::text[]) RETURNING id, attempts
-                """, calling.map(\.id), provider.id) {
-                attempts[try row.decode("id")] = try row.decode("attempts")
+            // A receipt may overtake the provider's answer (or outlive a replica killed during the call) and is
+            // matched by provider: a message routed elsewhere at admission (or before any provider existed)
+            // is routed to this one before the call. Attempts are counted with their outcome.
+            let rerouted = calling.filter { $0.providerId != provider.id }.map(\.id)
+            if !rerouted.isEmpty {
+                try database.execute("UPDATE messages SET provider_id = $2, updated_at = now() WHERE id = ANY($1::text[])", rerouted, provider.id)
             }
-            var sent: [(Message, String?)] = [], failed: [(Message, String)] = []
+            var sent: [(Message, String?)] = [], failed: [(Message, String)] = [], retried: [String] = []
             for (m, result) in zip(calling, call.send(calling, via: provider)) {
                 var m = m
                 m.providerId = provider.id
@@ -87,14 +87,18 @@ public final class Delivery: Sendable {
                 case .accepted(let reference): sent.append((m, reference))
                 case .rejected(let why): failed.append((m, "provider_rejected:\(why)"))
                 case .unavailable(let why):
-                    let attempt = attempts[m.id] ?? m.attempts + 1
+                    let attempt = m.attempts + 1
                     if attempt >= maxAttempts || jobOf[m.id]!.isLastAttempt { failed.append((m, "provider_unavailable")); continue }
                     logger.info("provider call failed, retrying", ["message": .string(m.id), "attempt": .int(attempt), "error": .string(why)])
                     failures[jobOf[m.id]!.id] = .retry(after: backoff.delay(afterAttempt: attempt), reason: why)
+                    retried.append(m.id)
                 }
             }
+            if !retried.isEmpty {
+                try database.execute("UPDATE messages SET attempts = attempts + 1, updated_at = now() WHERE id = ANY($1::text[])", retried)
+            }
             try markSent(sent, cost: provider.unitCost, jobOf: jobOf)
-            try fail(failed, jobOf: jobOf)
+            try fail(failed, called: true, jobOf: jobOf)
         }
         return failures
     }
@@ -104,7 +108,8 @@ public final class Delivery: Sendable {
         guard !sent.isEmpty else { return }
         try database.transaction { conn in
             try conn.execute("""
-                UPDATE messages AS m SET status = 'sent', reason = NULL, provider_ref = s.ref, sent_at = now(), updated_at = now()
+                UPDATE messages AS m SET status = 'sent', reason = NULL, provider_ref = s.ref, attempts = attempts + 1, sent_at = now(),
+                                         updated_at = now()
                   FROM unnest($1::text[], $2::text[]) AS s(id, ref)
                  WHERE m.id = s.id AND m.status IN ('queued', 'deferred')
                 """, sent.map(\.0.id), sent.map(\.1))
@@ -136,21 +141,24 @@ public final class Delivery: Sendable {
         }
     }
 
-    /// Marks messages failed (fallbacks queued where they have one) and their jobs done — together.
-    private func fail(_ failed: [(Message, String)], jobOf: [String: Job]) throws {
+    /// Marks messages failed (fallbacks queued where they have one) and their jobs done — together;
+    /// `called`: after a call to the provider, which counts as an attempt.
+    private func fail(_ failed: [(Message, String)], called: Bool = false, jobOf: [String: Job]) throws {
         guard !failed.isEmpty else { return }
         try database.transaction { conn in
-            for (m, reason) in failed { try Self.markFailed(m.id, reason: reason, on: conn, queue: queue, facts: facts) }
+            for (m, reason) in failed { try Self.markFailed(m.id, reason: reason, called: called, on: conn, queue: queue, facts: facts) }
             try Job.complete(failed.map { jobOf[$0.0.id]! }, on: conn)
         }
     }
 
-    /// Failed (from queued, deferred or sent), and the fallback queued when there is one.
-    static func markFailed(_ id: String, reason: String, on conn: PostgresConnection, queue: JobQueue, facts: MessageFacts) throws {
+    /// Failed (from queued, deferred or sent), and the fallback queued when there is one; `called`
+    /// counts the provider call that failed it as an attempt.
+    static func markFailed(_ id: String, reason: String, called: Bool = false, on conn: PostgresConnection, queue: JobQueue,
+                           facts: MessageFacts) throws {
         let rows = try conn.query("""
-            UPDATE messages SET status = 'failed', reason = $2, updated_at = now()
+            UPDATE messages SET status = 'failed', reason = $2, attempts = attempts + $3, updated_at = now()
              WHERE id = $1 AND status IN ('queued', 'deferred', 'sent') RETURNING fallback_template_id, \(MessageFacts.Subject.returning)
-            """, id, String(reason.prefix(200)))
+            """, id, String(reason.prefix(200)), called ? 1 : 0)
         guard let row = rows.first else { return }
         try facts.record(.messageFailed, [(try MessageFacts.Subject(row: row), reason)], on: conn)
         guard try row.decode("fallback_template_id", as: String?.self) != nil else { return }

@@ -13,6 +13,7 @@ public struct MessageAdmission: Sendable {
     let database: PostgresPool
     let templates: TemplateStore
     let policies: PolicyStore
+    let providers: ProviderStore
     let profile: ProfileClient
     let renderer: TemplateRenderer
     let calendar: BankCalendar
@@ -63,6 +64,11 @@ public struct MessageAdmission: Sendable {
         let attributes = usable.values.reduce(into: Set(["phone"])) { $0.formUnion($1.variables) }
         let contacts = try profile.contacts(Array(Set(fresh.map { items[$0].customerId })), attributes: attributes, requestId: requestId)
         let policy = try policies.current().policy
+        // Routed at admission: a receipt is matched by provider, and may overtake the provider's answer.
+        var route: [Channel: String] = [:]
+        for channel in Set(usable.values.map(\.channel)) where channel != .inbox {
+            route[channel] = try providers.endpoint(for: channel)?.id
+        }
 
         var prepared: [Prepared] = []
         for i in fresh {
@@ -72,7 +78,7 @@ public struct MessageAdmission: Sendable {
                 outcomes[i] = .refused(error)
             }
         }
-        let stored = try store(&prepared, policy: policy, now: now, createdBy: caller.userId)
+        let stored = try store(&prepared, policy: policy, route: route, now: now, createdBy: caller.userId)
         var conflicted: [Int] = []
         for p in prepared {
             if let m = stored[p.id] { outcomes[p.index] = .message(m, replayed: false) } else { conflicted.append(p.index) }
@@ -137,7 +143,8 @@ public struct MessageAdmission: Sendable {
     }
 
     /// Runs the chain and writes everything of the batch in one transaction; the stored messages by id.
-    private func store(_ prepared: inout [Prepared], policy: SendPolicy, now: Date, createdBy: String) throws -> [String: Message] {
+    private func store(_ prepared: inout [Prepared], policy: SendPolicy, route: [Channel: String], now: Date,
+                       createdBy: String) throws -> [String: Message] {
         guard !prepared.isEmpty else { return [:] }
         let chain = PolicyChain(policy: policy, calendar: calendar)
         let today = calendar.day(of: now), weekStart = calendar.day(of: now, offset: -6)
@@ -174,7 +181,7 @@ public struct MessageAdmission: Sendable {
                     }
                 }
             }
-            let inserted = try insertMessages(prepared, on: conn, createdBy: createdBy)
+            let inserted = try insertMessages(prepared, route: route, on: conn, createdBy: createdBy)
             let kept = prepared.filter { inserted[$0.id] != nil }
             try count(kept, day: today, on: conn)
             try insertLinks(kept, on: conn)
@@ -206,7 +213,8 @@ public struct MessageAdmission: Sendable {
 
     /// Inserts the batch's messages; the messages stored, by id (a key a concurrent request stored first
     /// is skipped).
-    private func insertMessages(_ prepared: [Prepared], on conn: PostgresConnection, createdBy: String) throws -> [String: Message] {
+    private func insertMessages(_ prepared: [Prepared], route: [Channel: String], on conn: PostgresConnection,
+                                createdBy: String) throws -> [String: Message] {
         func status(_ d: PolicyDecision) -> String {
             switch d { case .send: "queued"; case .deferred: "deferred"; case .suppressed: "suppressed" }
         }
@@ -216,10 +224,11 @@ public struct MessageAdmission: Sendable {
         func until(_ d: PolicyDecision) -> Date? { if case .deferred(let u) = d { return u }; return nil }
         let rows = try conn.query("""
             INSERT INTO messages AS m (id, idempotency_key, customer_id, org_path, channel, fallback_channel, template_id, kind, canvas_id, node_id,
-                                  campaign_id, status, reason, title, body, recipient, deliver_after, created_by, fallback_template_id, fallback_of)
+                                  campaign_id, status, reason, title, body, recipient, deliver_after, created_by, fallback_template_id, fallback_of,
+                                  provider_id)
             SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[],
                                  $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::timestamptz[],
-                                 $18::text[], $19::text[], $20::text[])
+                                 $18::text[], $19::text[], $20::text[], $21::text[])
             ON CONFLICT (idempotency_key) DO NOTHING
             RETURNING \(Message.columns)
             """,
@@ -229,7 +238,7 @@ public struct MessageAdmission: Sendable {
             prepared.map(\.request.campaignId), prepared.map { status($0.decision) }, prepared.map { reason($0.decision) },
             prepared.map(\.rendered.title), prepared.map(\.rendered.body), prepared.map(\.recipient), prepared.map { until($0.decision) },
             [String](repeating: createdBy, count: prepared.count), prepared.map(\.request.fallbackTemplateId),
-            prepared.map(\.request.fallbackOf))
+            prepared.map(\.request.fallbackOf), prepared.map { $0.decision.isSuppressed ? nil : route[$0.template.channel] })
         var stored: [String: Message] = [:]
         for row in rows {
             let m = try Message(row: row)

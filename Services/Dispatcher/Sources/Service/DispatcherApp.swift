@@ -29,7 +29,7 @@ public final class DispatcherApp: Sendable {
             pool: database, logger: service.logger, metrics: service.metrics)
         self.worker = worker
         let facts = try MessageFacts(schema: schema, destinations: settings.eventSubscribers.keys.sorted())
-        let admission = MessageAdmission(database: database, templates: templates, policies: policies, profile: profile,
+        let admission = MessageAdmission(database: database, templates: templates, policies: policies, providers: providers, profile: profile,
                                          renderer: TemplateRenderer(publicURL: settings.publicURL), calendar: calendar, queue: queue,
                                          wake: { [weak worker] in worker?.wakeUp() },
                                          chainSeconds: try service.metrics.counter("dispatch_policy_chain_seconds_total",
