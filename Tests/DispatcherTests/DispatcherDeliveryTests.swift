@@ -38,13 +38,15 @@ final class DispatcherDeliveryTests: XCTestCase {
     func testRetriesAfterFailuresAndTimeoutsButNotAfterARejection() throws {
         try bank.customer("C1")
         let t = try bank.template(channel: "push", body: "重试测试", kind: "transactional")
-        // Half the calls fail with 503: every message still arrives, once. (20 messages: that none of
-        // their first calls fails has a chance of one in a million.)
-        _ = try platform.simulatorCall("PUT", "/control/config", json: #"{"failureRate":0.5}"#)
+        // Every call fails with 503 until each message was refused at least once, then the provider is
+        // back: every message still arrives, once.
+        _ = try platform.simulatorCall("PUT", "/control/config", json: #"{"failureRate":1}"#)
         var ids: [String] = []
         for i in 0..<20 {
             ids.append(try XCTUnwrap(try bank.send(["customerId": .string("C1"), "templateId": .string(t), "key": .string("r\(i)")])["id"]?.stringValue))
         }
+        XCTAssertTrue(try platform.eventually { (try platform.simulatorStats()["failed"] ?? 0) >= 20 })
+        _ = try platform.simulatorCall("PUT", "/control/config", json: #"{"failureRate":0}"#)
         for id in ids { try bank.waitFor(id, status: "delivered", timeout: 30) }
         var stats = try platform.simulatorStats()
         XCTAssertEqual(stats["accepted"], 20)

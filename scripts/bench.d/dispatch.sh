@@ -81,8 +81,16 @@ echo "$METRICS" | awk '
     /^dispatch_policy_chain_seconds_total / {s = $2}
     /^dispatch_policy_decisions_total / {n = $2}
     END {if (n > 0) printf "BENCH dispatch_policy_chain_us %.2f us/msg\n", s / n * 1e6}'
-RECEIPTS=$("$(pg_bindir)/psql" -tA -h 127.0.0.1 -p "$PG_PORT" -U postgres lattice_bench \
-    -c "SELECT count(*) FILTER (WHERE status = 'delivered') FROM dispatch.messages")
+# Receipts follow the sends (the simulator posts them 200 ms after acceptance, in batches): how long
+# after the last send the last receipt was applied, and how many arrived.
+SETTLE_START=$(date +%s.%N)
+for _ in $(seq 1 240); do
+    RECEIPTS=$("$(pg_bindir)/psql" -tA -h 127.0.0.1 -p "$PG_PORT" -U postgres lattice_bench \
+        -c "SELECT count(*) FILTER (WHERE status = 'delivered') FROM dispatch.messages")
+    [ "$RECEIPTS" -ge "$MESSAGES" ] && break
+    sleep 0.5
+done
+awk -v a="$SETTLE_START" -v b="$(date +%s.%N)" 'BEGIN {printf "BENCH dispatch_receipts_settled_after_s %.1f s\n", b - a}'
 echo "BENCH dispatch_delivered_receipts $RECEIPTS msgs"
 
 log "reference: the simulator driven directly (wrk, 64 connections, one message a request)"

@@ -230,6 +230,8 @@ final class Simulator: @unchecked Sendable {
                 if case .array(let r)? = d.body["replies"] { g.replies += r }
                 groups[target.url] = g
             }
+            // The posts of a round go out side by side, as a gateway's callback workers would send them.
+            let round = DispatchGroup()
             for (_, g) in groups {
                 var start = 0
                 while start < max(g.receipts.count, g.replies.count) {
@@ -241,15 +243,20 @@ final class Simulator: @unchecked Sendable {
                     if let secret = g.target.secret { request.headers.add("x-provider-secret", secret) }
                     let payload = JSONValue.object(["receipts": .array(r), "replies": .array(p)])
                     request.body = (try? JSONEncoder().encode(payload)).map { Array($0) }
-                    let ok = (try? client.send(request))?.isSuccess ?? false
-                    withLock {
-                        if ok { receiptsPosted += r.count } else {
-                            receiptErrors += 1
-                            pendingReceipts.append((Date().addingTimeInterval(0.5), payload, g.target))
+                    round.enter()
+                    client.send(request) { outcome in
+                        let ok = (try? outcome.get())?.isSuccess ?? false
+                        self.withLock {
+                            if ok { self.receiptsPosted += r.count } else {
+                                self.receiptErrors += 1
+                                self.pendingReceipts.append((Date().addingTimeInterval(0.5), payload, g.target))
+                            }
                         }
+                        round.leave()
                     }
                 }
             }
+            round.wait()
         }
     }
 

@@ -10,7 +10,8 @@ public struct DispatcherSettings: Sendable {
     /// Where customers open tracked links (`LATTICE_PUBLIC_URL`, the gateway's public address): a link is
     /// `<publicURL>/t/<code>`.
     public var publicURL: String
-    /// Delivery threads of this replica (`LATTICE_DISPATCH_WORKERS`).
+    /// Delivery threads of this replica (`LATTICE_DISPATCH_WORKERS`, default 8: they wait on providers
+    /// most of the time, and take a database connection only per statement).
     public var deliveryThreads: Int
     /// Messages a delivery thread claims at once (`LATTICE_DISPATCH_BATCH`).
     public var deliveryBatch: Int
@@ -35,7 +36,7 @@ public struct DispatcherSettings: Sendable {
                                                    default: URL(string: "http://127.0.0.1:8081")!).absoluteString)
         publicURL = Self.trimmed(try config.value("LATTICE_PUBLIC_URL", .url(schemes: ["http", "https"]),
                                                   default: URL(string: "http://127.0.0.1:8080")!).absoluteString)
-        deliveryThreads = try config.int("LATTICE_DISPATCH_WORKERS", in: 1...64, default: 4)
+        deliveryThreads = try config.int("LATTICE_DISPATCH_WORKERS", in: 1...64, default: 8)
         deliveryBatch = try config.int("LATTICE_DISPATCH_BATCH", in: 1...1_000, default: 100)
         deliveryPollInterval = try config.duration("LATTICE_DISPATCH_POLL_INTERVAL", in: 0.01...60, default: 0.5)
         maxProviderAttempts = try config.int("LATTICE_DISPATCH_MAX_ATTEMPTS", in: 1...50, default: 5)
