@@ -94,7 +94,9 @@ final class DispatcherDeliveryTests: XCTestCase {
         // The timed-out call is not repeated: the message is delivered already.
         Thread.sleep(forTimeInterval: 4)
         XCTAssertEqual(try platform.simulatorStats()["received"], 1)
-        XCTAssertEqual(try bank.message(id)["status"]?.stringValue, "delivered")
+        let after = try bank.message(id)
+        XCTAssertEqual(after["status"]?.stringValue, "delivered")
+        XCTAssertEqual(after["attempts"]?.doubleValue, 1)
     }
 
     func testAFailedMessageFallsBackToAnotherChannelAndTheInboxServesIt() throws {

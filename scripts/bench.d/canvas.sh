@@ -138,7 +138,8 @@ ap = ok(call(gw, "POST", "/api/v1/auth/login", None, {"username": "bench_ap", "p
 ok(call(gw, "PUT", "/api/v1/policies", op, {"quietHours": {}}), (200,), "policies")
 for ch in ("sms", "push"):
     ok(call(gw, "POST", "/api/v1/providers", op, {"channel": ch, "name": "sim-" + ch, "endpoint": f"http://127.0.0.1:{sim}/send",
-                                                   "ratePerSecond": 50000, "timeoutMs": 5000, "credentials": "sim"}), (201,), "provider")
+                                                   "ratePerSecond": 50000, "timeoutMs": 5000, "credentials": "sim",
+                                                   "batchSize": 100}), (201,), "provider")
 templates = {}
 for ch, body in (("push", "{{name}}您好，您的专属理财体验金已到账"), ("sms", "【Lattice银行】{{name}}您好，理财节体验金已到账 回T退订")):
     t = ok(call(gw, "POST", "/api/v1/templates", op, {"channel": ch, "name": "bench-" + ch, "body": body, "kind": "marketing"}), (201,), "template")

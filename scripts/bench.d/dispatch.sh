@@ -12,7 +12,7 @@ source "$LATTICE_ROOT/scripts/lib/postgres.sh"
 ensure_build_dependencies
 ensure_packages curl python3 wrk
 MESSAGES="${BENCH_DISPATCH_MESSAGES:-1000000}"
-SENDERS="${BENCH_DISPATCH_SENDERS:-4}"
+SENDERS="${BENCH_DISPATCH_SENDERS:-6}"
 source "$LATTICE_ROOT/scripts/bench.d/lib/bench.sh"
 bench_setup dispatch 25474
 
@@ -29,7 +29,7 @@ SECRET="bench-internal-secret-0123456789"
 PASSWORD="bench-admin-password-1"
 GW_PORT=$(free_port); PROFILE_PORT=$(free_port); DISPATCH_PORT=$(free_port); SIM_PORT=$(free_port)
 COMMON=(DATABASE_URL="$DB" LATTICE_INTERNAL_SECRET="$SECRET" LATTICE_LOG_LEVEL=warning LATTICE_GATEWAY_URL="http://127.0.0.1:$GW_PORT")
-env SIM_PORT="$SIM_PORT" SIM_LATENCY_MS=20 SIM_WORKERS=256 "$BIN/ProviderSimulator" > "$WORK/simulator.log" 2>&1 &
+env SIM_PORT="$SIM_PORT" SIM_LATENCY_MS=20 SIM_WORKERS=256 SIM_EXPECTED_KEYS=$((MESSAGES * 2)) "$BIN/ProviderSimulator" > "$WORK/simulator.log" 2>&1 &
 PIDS+=($!)
 env "${COMMON[@]}" LATTICE_PORT="$PROFILE_PORT" LATTICE_DB_SCHEMA=profile "$BIN/lattice-profile" > "$WORK/profile.log" 2>&1 &
 PIDS+=($!)

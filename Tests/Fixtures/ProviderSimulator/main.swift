@@ -14,7 +14,8 @@
 //   POST /control/reply          {customerId | phone, text}: an SMS reply posted back at once
 //   POST /control/reset          forget everything received
 //
-// Environment: SIM_PORT (default 8090), SIM_WORKERS (64), and SIM_<NAME> for each config member in
+// Environment: SIM_PORT (default 8090), SIM_WORKERS (64), SIM_EXPECTED_KEYS (room for that many keys
+// up front), and SIM_<NAME> for each config member in
 // upper snake case (SIM_LATENCY_MS, SIM_FAILURE_RATE, SIM_RECEIPT_URL, …).
 import Contracts
 import Foundation
@@ -87,14 +88,17 @@ final class Simulator: @unchecked Sendable {
     private var failed = 0
     private var rejected = 0
     private var timedOut = 0
-    private var pendingReceipts: [(due: Date, body: JSONValue, target: SimulatorConfig.ReceiptTarget?)] = []
+    private var pendingReceipts = ReceiptQueue()
     private var receiptsPosted = 0
     private var receiptErrors = 0
     private let client: HTTPClient
     private let wake = DispatchSemaphore(value: 0)
 
-    init(config: SimulatorConfig) {
+    /// `expectedKeys`: room made up front, so that a bench's millionth key does not stall every send
+    /// while the table grows (SIM_EXPECTED_KEYS).
+    init(config: SimulatorConfig, expectedKeys: Int = 0) {
         self.config = config
+        byKey.reserveCapacity(expectedKeys)
         var c = HTTPClient.Configuration()
         c.retry = .none
         client = HTTPClient(configuration: c)
@@ -112,16 +116,16 @@ final class Simulator: @unchecked Sendable {
 
     func reset() {
         withLock {
-            byKey = [:]
+            byKey.removeAll(keepingCapacity: true)
             received = 0; calls = 0; duplicateKeys = 0; duplicates = 0; failed = 0; rejected = 0; timedOut = 0
-            pendingReceipts = []
+            pendingReceipts = ReceiptQueue()
             receiptsPosted = 0; receiptErrors = 0
         }
     }
 
     func send(_ request: Request) throws -> Response {
         let c = withLock { calls += 1; return config }
-        let body = (try? JSONDecoder().decode(JSONValue.self, from: Data(request.body.bytes))) ?? .null
+        let body = (try? JSONParser.parse(request.body.bytes)) ?? .null
         if case .array(let items)? = body["messages"] { return try sendBatch(items, config: c) }
         guard let key = request.headers.first("idempotency-key"), !key.isEmpty else {
             return try .json(["error": ["code": "idempotency_key_required", "message": "send Idempotency-Key"]], status: 400)
@@ -206,21 +210,20 @@ final class Simulator: @unchecked Sendable {
     func queueCallback(_ body: JSONValue, delayMs: Int, target: SimulatorConfig.ReceiptTarget?) {
         withLock {
             let t = target ?? config.receiptUrl.map { SimulatorConfig.ReceiptTarget(url: $0, secret: config.receiptSecret) }
-            pendingReceipts.append((Date().addingTimeInterval(Double(delayMs) / 1000), body, t))
+            pendingReceipts.append(due: Date().addingTimeInterval(Double(delayMs) / 1000), body: body, target: t)
         }
-        wake.signal()
+        // The callback thread looks every 20 ms; only what is due at once wakes it.
+        if delayMs <= 0 { wake.signal() }
     }
 
     /// Posts due callbacks, batching the receipts that are due together; a failed post is retried.
     func runCallbacks() {
+        var backlog = false
         while true {
-            _ = wake.wait(timeout: .now() + .milliseconds(20))
-            let due = withLock { () -> [(body: JSONValue, target: SimulatorConfig.ReceiptTarget?)] in
-                let now = Date()
-                let ready = pendingReceipts.filter { $0.due <= now }.map { ($0.body, $0.target) }
-                pendingReceipts.removeAll { $0.due <= now }
-                return ready
-            }
+            if !backlog { _ = wake.wait(timeout: .now() + .milliseconds(20)) }
+            // At most 4,000 callbacks a round (eight posts of 500), as a gateway's callback workers send them.
+            let due = withLock { pendingReceipts.takeDue(now: Date(), limit: 4_000) }
+            backlog = due.count == 4_000
             // Grouped per target, up to 500 receipts a post.
             var groups: [String: (target: SimulatorConfig.ReceiptTarget, receipts: [JSONValue], replies: [JSONValue])] = [:]
             for d in due {
@@ -242,14 +245,14 @@ final class Simulator: @unchecked Sendable {
                     request.headers.add("content-type", "application/json")
                     if let secret = g.target.secret { request.headers.add("x-provider-secret", secret) }
                     let payload = JSONValue.object(["receipts": .array(r), "replies": .array(p)])
-                    request.body = (try? JSONEncoder().encode(payload)).map { Array($0) }
+                    request.body = payload.jsonBytes
                     round.enter()
                     client.send(request) { outcome in
                         let ok = (try? outcome.get())?.isSuccess ?? false
                         self.withLock {
                             if ok { self.receiptsPosted += r.count } else {
                                 self.receiptErrors += 1
-                                self.pendingReceipts.append((Date().addingTimeInterval(0.5), payload, g.target))
+                                self.pendingReceipts.append(due: Date().addingTimeInterval(0.5), body: payload, target: g.target)
                             }
                         }
                         round.leave()
@@ -277,11 +280,39 @@ final class Simulator: @unchecked Sendable {
     }
 }
 
+/// Callbacks waiting for their time, in the order queued: a round takes them from the front while they
+/// are due (one queued later with a shorter delay waits behind, at most the longest delay), so a large
+/// backlog costs a round only what it takes.
+struct ReceiptQueue {
+    private var entries: [(due: Date, body: JSONValue, target: SimulatorConfig.ReceiptTarget?)] = []
+    private var head = 0
+
+    var count: Int { entries.count - head }
+
+    mutating func append(due: Date, body: JSONValue, target: SimulatorConfig.ReceiptTarget?) {
+        entries.append((due, body, target))
+    }
+
+    mutating func takeDue(now: Date, limit: Int) -> [(body: JSONValue, target: SimulatorConfig.ReceiptTarget?)] {
+        var taken: [(body: JSONValue, target: SimulatorConfig.ReceiptTarget?)] = []
+        while head < entries.count, taken.count < limit, entries[head].due <= now {
+            taken.append((entries[head].body, entries[head].target))
+            head += 1
+        }
+        if head > 4_096, head * 2 > entries.count {
+            entries.removeFirst(head)
+            head = 0
+        }
+        return taken
+    }
+}
+
 let environment = ProcessInfo.processInfo.environment
 var serverConfiguration = HTTPServerConfiguration(host: "127.0.0.1", port: environment["SIM_PORT"].flatMap(Int.init) ?? 8090)
 serverConfiguration.workers = environment["SIM_WORKERS"].flatMap(Int.init) ?? 64
 serverConfiguration.eventLoops = 1
-let simulator = Simulator(config: SimulatorConfig.fromEnvironment())
+let simulator = Simulator(config: SimulatorConfig.fromEnvironment(),
+                          expectedKeys: min(environment["SIM_EXPECTED_KEYS"].flatMap(Int.init) ?? 0, 20_000_000))
 let router = Router()
 router.get("/healthz", options: .inline) { _, _ in .text("ok") }
 router.get("/control/stats") { _, _ in try .json(simulator.stats) }

@@ -103,15 +103,18 @@ public final class Delivery: Sendable {
         return failures
     }
 
-    /// Accepted by the provider: `sent`, with the provider's reference, and the jobs done — together.
+    /// Accepted by the provider: `sent` (unless a receipt that overtook the answer moved it on), with the
+    /// provider's reference and the attempt counted, and the jobs done — together.
     private func markSent(_ sent: [(Message, String?)], cost: String, jobOf: [String: Job]) throws {
         guard !sent.isEmpty else { return }
         try database.transaction { conn in
             try conn.execute("""
-                UPDATE messages AS m SET status = 'sent', reason = NULL, provider_ref = s.ref, attempts = attempts + 1, sent_at = now(),
-                                         updated_at = now()
+                UPDATE messages AS m
+                   SET status = CASE WHEN m.status IN ('queued', 'deferred') THEN 'sent' ELSE m.status END,
+                       reason = CASE WHEN m.status IN ('queued', 'deferred') THEN NULL ELSE m.reason END,
+                       provider_ref = s.ref, attempts = m.attempts + 1, sent_at = coalesce(m.sent_at, now()), updated_at = now()
                   FROM unnest($1::text[], $2::text[]) AS s(id, ref)
-                 WHERE m.id = s.id AND m.status IN ('queued', 'deferred')
+                 WHERE m.id = s.id
                 """, sent.map(\.0.id), sent.map(\.1))
             try facts.record(.messageSent, sent.map { m, _ in
                 var s = MessageFacts.Subject(m)
