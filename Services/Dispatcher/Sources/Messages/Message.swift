@@ -42,6 +42,13 @@ public struct Message: Sendable, Encodable {
         m.created_at, m.updated_at, m.sent_at, m.delivered_at
         """
 
+    enum CodingKeys: String, CodingKey {
+        case id, key, customerId, channel, fallbackChannel, fallbackOf, templateId, kind, canvasId, nodeId, campaignId, status, reason,
+             title, body, providerId, attempts, deliverAfter, createdAt, updatedAt, sentAt, deliveredAt
+    }
+}
+
+extension Message {
     init(row: PostgresRow) throws {
         id = try row.decode("id")
         guard let channel = Channel(rawValue: try row.decode("channel")), let kind = TemplateKind(rawValue: try row.decode("kind")),
@@ -71,10 +78,5 @@ public struct Message: Sendable, Encodable {
         updatedAt = try row.decode("updated_at")
         sentAt = try row.decode("sent_at")
         deliveredAt = try row.decode("delivered_at")
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case id, key, customerId, channel, fallbackChannel, fallbackOf, templateId, kind, canvasId, nodeId, campaignId, status, reason,
-             title, body, providerId, attempts, deliverAfter, createdAt, updatedAt, sentAt, deliveredAt
     }
 }

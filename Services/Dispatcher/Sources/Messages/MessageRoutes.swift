@@ -20,7 +20,7 @@ public enum MessageRoutes {
                 case .refused(let error): throw error
                 }
             }
-            return try .json(BatchAnswer(items: outcomes.enumerated().map { BatchItem(index: $0.offset, outcome: $0.element) }))
+            return .json(encoded: batchAnswer(outcomes))
         }
         router.get("/api/v1/messages") { request, context in
             let caller = try context.requireIdentity()
@@ -37,25 +37,26 @@ public enum MessageRoutes {
         }
     }
 
-    struct BatchAnswer: Encodable { var items: [BatchItem] }
-
-    /// One item of a batch's answer: `{index, message, replayed}` or `{index, error}`.
-    struct BatchItem: Encodable {
-        var index: Int
-        var outcome: MessageAdmission.Outcome
-
-        enum Key: String, CodingKey { case index, message, replayed, error }
-
-        func encode(to encoder: any Encoder) throws {
-            var c = encoder.container(keyedBy: Key.self)
-            try c.encode(index, forKey: .index)
-            switch outcome {
+    /// `{"items": [{index, message, replayed} | {index, error}]}`, written directly (`Message.write`).
+    static func batchAnswer(_ outcomes: [MessageAdmission.Outcome]) -> [UInt8] {
+        var bytes = Array(#"{"items":"#.utf8)
+        JSONText.appendArray(Array(outcomes.enumerated()), to: &bytes) { item, bytes in
+            bytes.append(UInt8(ascii: "{"))
+            JSONText.appendKey("index", first: true, to: &bytes)
+            JSONText.appendInteger(Int64(item.offset), to: &bytes)
+            switch item.element {
             case .message(let m, let replayed):
-                try c.encode(m, forKey: .message)
-                try c.encode(replayed, forKey: .replayed)
+                JSONText.appendKey("message", to: &bytes)
+                m.write(into: &bytes)
+                JSONText.appendKey("replayed", to: &bytes)
+                JSONValue.bool(replayed).write(into: &bytes)
             case .refused(let error):
-                try c.encode(error.body["error"] ?? .null, forKey: .error)
+                JSONText.appendKey("error", to: &bytes)
+                (error.body["error"] ?? .null).write(into: &bytes)
             }
+            bytes.append(UInt8(ascii: "}"))
         }
+        bytes.append(UInt8(ascii: "}"))
+        return bytes
     }
 }
