@@ -50,7 +50,7 @@ def setup(gw, password, simulator, out):
     op, ap = login("bench_op", "bench-password-1"), login("bench_ap", "bench-password-1")
     expect(*call(gw, "PUT", "/api/v1/policies", op, {"quietHours": {}}), (200,), "policies")
     provider = expect(*call(gw, "POST", "/api/v1/providers", op, {
-        "channel": "sms", "name": "sim-sms", "endpoint": simulator, "ratePerSecond": 100000, "timeoutMs": 2000,
+        "channel": "sms", "name": "sim-sms", "endpoint": simulator, "ratePerSecond": 100000, "timeoutMs": 5000,
         "batchSize": BATCH, "credentials": "sim-token"}), (201,), "provider")
     template = expect(*call(gw, "POST", "/api/v1/templates", op, {
         "channel": "sms", "name": "bench", "kind": "marketing",
