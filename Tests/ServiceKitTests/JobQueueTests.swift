@@ -102,6 +102,31 @@ final class JobQueueTests: XCTestCase {
 
     // MARK: Workers
 
+    func testDoneJobsArePurgedAfterTheirRetentionAndOthersKept() throws {
+        let (schema, pool) = try makeSchema("purge")
+        let queue = try JobQueue(schema: schema)
+        var configuration = JobWorkerConfiguration(schema: schema, workerId: "purger", threads: 1, batchSize: 10, lease: 5,
+                                                   pollInterval: 0.02, reapInterval: 0.1)
+        configuration.finishedRetention = 0.3
+        let worker = try JobWorker(configuration: configuration, pool: pool, logger: dataPlaneLogger(InMemoryLogSink()))
+        try worker.register(queue: "work") { job in if job.payloadJSON.contains("fail") { throw JobFailure.permanent("no") } }
+        func enqueue(_ payloads: [String]) throws {
+            try pool.transaction { conn in _ = try queue.enqueue(on: conn, jobs: try payloads.map { try NewJob(queue: "work", payload: ["p": $0]) }) }
+        }
+        try enqueue(["a", "b", "c", "fail"])
+        while try worker.runDueJobs() > 0 {}
+        Thread.sleep(forTimeInterval: 0.4)
+        try enqueue(["young"])
+        while try worker.runDueJobs() > 0 {}
+        XCTAssertEqual(try worker.purgeFinishedJobs(), 3)
+        // The young done job stays, and so does the dead one (an operator's to see).
+        XCTAssertEqual(try DataPlaneTestDatabase.integer(pool, "SELECT count(*) FROM jobs WHERE status = 'done'"), 1)
+        XCTAssertEqual(try DataPlaneTestDatabase.integer(pool, "SELECT count(*) FROM jobs WHERE status = 'dead'"), 1)
+        XCTAssertEqual(try worker.purgeFinishedJobs(), 0)
+        configuration.finishedRetention = 0
+        XCTAssertThrowsError(try JobWorker(configuration: configuration, pool: pool, logger: dataPlaneLogger(InMemoryLogSink())))
+    }
+
     func testThousandJobsRunExactlyOnceAcrossTwoReplicas() throws {
         let (schema, pool) = try makeSchema("replicas")
         let otherPool = try DataPlaneTestDatabase.pool(schema: schema, size: 8)

@@ -42,6 +42,8 @@ public final class JobWorker: @unchecked Sendable {
     private let pool: PostgresPool
     private let logger: Logger
     private let tables: DataPlaneTables
+    /// Purges done jobs older than `finishedRetention`.
+    private let finished: JobQueue
     private let metrics: JobWorkerMetrics
     private let lifecycle = WorkerLifecycle()
     private var wake: WakeSignal { lifecycle.wake }
@@ -56,6 +58,7 @@ public final class JobWorker: @unchecked Sendable {
         self.pool = pool
         self.logger = logger.with(["component": "job-worker", "worker": .string(configuration.workerId)])
         self.metrics = try JobWorkerMetrics(registry: metrics)
+        finished = try JobQueue(schema: configuration.schema)
     }
 
     /// Registers the handler of `queue`; only before `start`. One handler per queue.
@@ -116,6 +119,22 @@ public final class JobWorker: @unchecked Sendable {
         let batch = try claim()
         run(batch)
         return batch.jobs.count
+    }
+
+    /// Deletes done jobs older than `finishedRetention`, 10,000 a statement until fewer are left (at
+    /// most 100 statements a call); returns how many. The maintenance thread does this every minute (or
+    /// every `reapInterval` when that is longer), so a busy queue's table stays the size of its retention.
+    @discardableResult
+    public func purgeFinishedJobs() throws(JobQueueError) -> Int {
+        var purged = 0
+        for _ in 0..<100 {
+            let n = try pool.withJobConnection { connection in
+                try finished.purgeFinished(on: connection, olderThan: configuration.finishedRetention, limit: 10_000)
+            }
+            purged += n
+            if n < 10_000 { break }
+        }
+        return purged
     }
 
     /// Returns jobs whose lease expired to `pending` (or `dead` after their last attempt) now; returns
@@ -193,6 +212,7 @@ public final class JobWorker: @unchecked Sendable {
         let renewEvery = configuration.lease / 3
         var nextRenew = Date().addingTimeInterval(renewEvery)
         var nextReap = Date()
+        var nextPurge = Date()
         while !wake.isStopped {
             let now = Date()
             if now >= nextRenew {
@@ -207,7 +227,15 @@ public final class JobWorker: @unchecked Sendable {
                 }
                 nextReap = now.addingTimeInterval(configuration.reapInterval)
             }
-            wake.sleepUnlessStopped(max(0.005, min(nextRenew, nextReap).timeIntervalSinceNow))
+            if now >= nextPurge {
+                do {
+                    try purgeFinishedJobs()
+                } catch {
+                    logger.warning("purging done jobs failed", ["error": .error(error)])
+                }
+                nextPurge = now.addingTimeInterval(max(60, configuration.reapInterval))
+            }
+            wake.sleepUnlessStopped(max(0.005, min(nextRenew, nextReap, nextPurge).timeIntervalSinceNow))
         }
     }
 

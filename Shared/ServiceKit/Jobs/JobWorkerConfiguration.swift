@@ -22,6 +22,9 @@ public struct JobWorkerConfiguration: Sendable {
     public var completionFlushInterval: TimeInterval
     /// Delay between failed attempts.
     public var backoff: RetryBackoff
+    /// How long done jobs are kept (for an operator, and as their dedupe keys) before the maintenance
+    /// thread deletes them; dead jobs are kept until an operator deals with them.
+    public var finishedRetention: TimeInterval = 7 * 86_400
 
     public init(schema: String, workerId: String = InstanceName.make("job-worker"), threads: Int = 2,
                 batchSize: Int = 50, lease: TimeInterval = 60, pollInterval: TimeInterval = 1,
@@ -48,6 +51,7 @@ public struct JobWorkerConfiguration: Sendable {
         try require(lease >= 0.3 && lease <= 86_400, "lease must be 300 ms…1 day")
         try require(pollInterval >= 0.005 && pollInterval <= 3_600, "pollInterval must be 5 ms…1 h")
         try require(reapInterval >= 0.05 && reapInterval <= 3_600, "reapInterval must be 50 ms…1 h")
+        try require(finishedRetention >= 0.05 && finishedRetention <= 3_650 * 86_400, "finishedRetention must be 50 ms…10 years")
         try require(completionFlushInterval >= 0.01 && completionFlushInterval < lease / 2,
                     "completionFlushInterval must be at least 10 ms and below half the lease")
         return self

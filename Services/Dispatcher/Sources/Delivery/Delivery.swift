@@ -108,6 +108,10 @@ public final class Delivery: Sendable {
     private func markSent(_ sent: [(Message, String?)], cost: String, jobOf: [String: Job]) throws {
         guard !sent.isEmpty else { return }
         try database.transaction { conn in
+            // Rows locked in id order, as a receipt's callback locks them: a receipt arriving while this
+            // commits waits instead of deadlocking (a deadlock here would roll back the batch, whose
+            // jobs would then call the provider again).
+            try conn.execute("SELECT id FROM messages WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE", sent.map(\.0.id))
             try conn.execute("""
                 UPDATE messages AS m
                    SET status = CASE WHEN m.status IN ('queued', 'deferred') THEN 'sent' ELSE m.status END,
