@@ -121,3 +121,8 @@ LUA
     wrk -t2 -c64 -d10s -s "$WORK/sim-batch.lua" "http://127.0.0.1:$SIM_PORT" > "$WORK/ref-batch.out" 2>&1 || die "wrk failed: $(cat "$WORK/ref-batch.out")"
     awk -v b="$PROVIDER_BATCH" '/Requests\/sec/ {printf "BENCH dispatch_reference_simulator_direct_batched_msgs_per_s %.0f msg/s\n", $2 * b}' "$WORK/ref-batch.out"
 fi
+# What went wrong along the way, if anything (a repeated call shows here as the failed job batch or the
+# retried provider call behind it).
+WARNINGS=$(grep -c '"level":"\(warning\|error\)"' "$WORK/dispatcher.log" || true)
+echo "BENCH dispatch_dispatcher_warnings ${WARNINGS:-0} lines"
+grep '"level":"\(warning\|error\)"' "$WORK/dispatcher.log" | sed 's/"ts":"[^"]*",//' | cut -c1-300 | sort | uniq -c | sort -rn | head -5 >&2 || true
