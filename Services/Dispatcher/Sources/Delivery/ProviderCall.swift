@@ -41,20 +41,20 @@ struct ProviderCall {
     func send(_ messages: [Message], via provider: ProviderEndpoint) -> [Result] {
         let results = ResultSlots(count: messages.count)
         let group = DispatchGroup()
-        let size = max(1, provider.batchSize)
+        let size = max(1, provider.batchSize), batched = size > 1
         for start in stride(from: 0, to: messages.count, by: size) {
             let range = start..<min(start + size, messages.count)
             let chunk = Array(messages[range])
             let request: HTTPClientRequest
             do {
-                request = try self.request(chunk, via: provider)
+                request = try self.request(chunk, batched: batched, via: provider)
             } catch {
                 for i in range { results.set(i, .rejected("unencodable")) }
                 continue
             }
             group.enter()
             client.send(request) { outcome in
-                let outcomes = size > 1 ? Self.classify(outcome, keys: chunk.map(\.key)) : [Self.classify(outcome)]
+                let outcomes = batched ? Self.classify(outcome, keys: chunk.map(\.key)) : [Self.classify(outcome)]
                 for (offset, result) in outcomes.enumerated() { results.set(range.lowerBound + offset, result) }
                 group.leave()
             }
@@ -63,7 +63,7 @@ struct ProviderCall {
         return results.values
     }
 
-    private func request(_ chunk: [Message], via provider: ProviderEndpoint) throws -> HTTPClientRequest {
+    private func request(_ chunk: [Message], batched: Bool, via provider: ProviderEndpoint) throws -> HTTPClientRequest {
         var headers = HTTPHeaders()
         headers.add("content-type", "application/json")
         if let credentials = provider.credentials { headers.add("Authorization", "Bearer " + credentials) }
@@ -72,7 +72,7 @@ struct ProviderCall {
                     title: m.title, body: m.body)
         }
         let body: [UInt8]
-        if provider.batchSize > 1 {
+        if batched {
             body = try client.encode(Batch(messages: payloads))
         } else {
             headers.add("Idempotency-Key", chunk[0].key)
