@@ -130,7 +130,7 @@ final class CanvasEntryTests: XCTestCase {
         let platform = try CanvasPlatform()
         defer { platform.stop() }
         let bank = try CanvasBank(platform: platform)
-        try bank.customers(3, prefix: "rc")
+        try bank.customers(5, prefix: "rc")
         let recall = try JSONValue.parse("""
             {"name": "绑卡中断召回", "entry": {"type": "event", "event": "card_bind_start", "notFollowedBy": {"event": "card_bind_success", "within": "2s"}},
              "start": "push", "nodes": [{"id": "push", "type": "send", "channel": "push", "templateId": "\(bank.pushTemplate)", "next": null}]}
@@ -140,14 +140,21 @@ final class CanvasEntryTests: XCTestCase {
         try bank.sendEvent("rc0", "card_bind_start")
         try bank.sendEvent("rc1", "card_bind_start")
         try bank.sendEvent("rc1", "card_bind_success")
+        // Out of order, as the relay may deliver: rc3's B arrives before its A; rc4's B occurred before its A.
+        let now = Date()
+        try platform.deliverEvent("rc3", "card_bind_success", occurredAt: now)
+        try platform.deliverEvent("rc3", "card_bind_start", occurredAt: now.addingTimeInterval(-0.5))
+        try platform.deliverEvent("rc4", "card_bind_start", occurredAt: now)
+        try platform.deliverEvent("rc4", "card_bind_success", occurredAt: now.addingTimeInterval(-0.5))
         Thread.sleep(forTimeInterval: 1)
         XCTAssertEqual(try accepted(platform), [:], "nothing before T")
         XCTAssertTrue(try platform.eventually(timeout: 10) { try accepted(platform)["rc0"] == 1 })
         let firedAfter = Date().timeIntervalSince(t0)
         XCTAssertLessThan(firedAfter, 4, "the recall fires promptly after T (2 s)")
+        XCTAssertTrue(try platform.eventually(timeout: 10) { try accepted(platform)["rc4"] == 1 }, "a B before A cancels nothing")
         Thread.sleep(forTimeInterval: 1)
-        XCTAssertEqual(try accepted(platform), ["rc0": 1], "never for the customer who did B")
-        XCTAssertEqual(try bank.stats(id)["entered"]?.doubleValue, 1)
+        XCTAssertEqual(try accepted(platform), ["rc0": 1, "rc4": 1], "never for a customer who did B after A, whatever order they arrived in")
+        XCTAssertEqual(try bank.stats(id)["entered"]?.doubleValue, 2)
 
         // Versions: a journey waiting in v1 keeps v1 after v2 is published.
         let v1 = try JSONValue.parse("""

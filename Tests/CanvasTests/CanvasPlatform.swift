@@ -117,6 +117,26 @@ final class CanvasPlatform: @unchecked Sendable, GatewayTestClient {
         return (try? r.decode(JSONValue.self)) ?? .null
     }
 
+    /// Delivers one behaviour event straight to the canvas's inbox as the profile's relay would, so a
+    /// test chooses the order events arrive in (the relay does not keep it).
+    func deliverEvent(_ customer: String, _ name: String, occurredAt: Date, orgPath: String = "/hq/sh/") throws {
+        let id = UUID().uuidString.lowercased()
+        let payload: JSONValue = .object([
+            "eventId": .string("e-\(id)"), "customerId": .string(customer), "orgPath": .string(orgPath), "name": .string(name),
+            "occurredAt": .string(JSONCoding.formatDate(occurredAt)), "properties": .object([:]),
+        ])
+        let envelope: JSONValue = .object(["id": .string(id), "type": .string("profile.event"),
+                                           "occurredAt": .string(JSONCoding.formatDate(Date())), "payload": payload])
+        var r = HTTPClientRequest(method: "POST", url: "http://127.0.0.1:\(canvasPort)/internal/v1/events")
+        r.headers.add(InternalHeader.credential, Self.secret)
+        r.headers.add("content-type", "application/json")
+        r.headers.add("x-lattice-event-id", id)
+        r.headers.add("x-lattice-event-type", "profile.event")
+        r.body = Array(try JSONEncoder().encode(envelope))
+        let answer = try client.send(r)
+        XCTAssertTrue((200..<300).contains(answer.status), answer.bodyText)
+    }
+
     func simulatorCall(_ method: String, _ path: String, json: String? = nil) throws -> JSONValue {
         var r = HTTPClientRequest(method: method, url: "http://127.0.0.1:\(simulatorPort)" + path)
         if let json { r.headers.add("content-type", "application/json"); r.body = Array(json.utf8) }

@@ -106,26 +106,58 @@ public final class EventEntries: @unchecked Sendable {
     private func behaviour(_ e: BehaviourEvent, now: Date, on conn: PostgresConnection) throws {
         let evaluator = RuleEvaluator(timeZone: waves.timeZone)
         let properties = e.properties ?? [:]
-        // A later B cancels the recall of an earlier A.
-        try conn.execute("DELETE FROM recall_candidates WHERE customer_id = $1 AND cancel_event = $2 AND due_at >= $3",
-                         e.customerId, e.name, e.occurredAt)
-        for c in try live(on: conn) {
+        let canvases = try live(on: conn)
+        try recallCancel(e, canvases: canvases, on: conn)
+        for c in canvases {
             switch c.document.entry {
             case .event(let name, let condition) where name == e.name:
                 if let condition, !evaluator.matches(condition, properties: properties, now: now) { break }
                 try enter(e.customerId, orgPath: e.orgPath, canvas: c, key: "event:\(e.eventId)", now: now, on: conn)
             case .recall(let name, let condition, let then, let within) where name == e.name:
                 if let condition, !evaluator.matches(condition, properties: properties, now: now) { break }
-                try conn.execute("""
-                    INSERT INTO recall_candidates (canvas_id, customer_id, event_id, cancel_event, due_at, customer_org_path)
-                    VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING
-                    """, c.id, e.customerId, e.eventId, then, e.occurredAt.addingTimeInterval(within.timeInterval), e.orgPath)
-                engine.wakeUp()
+                let due = e.occurredAt.addingTimeInterval(within.timeInterval)
+                try lockRecalls(of: e.customerId, on: conn)
+                // No candidate when its B already arrived (the relay may deliver B first).
+                let n = try conn.execute("""
+                    INSERT INTO recall_candidates (canvas_id, customer_id, event_id, cancel_event, due_at, customer_org_path, started_at)
+                    SELECT $1, $2, $3, $4, $5, $6, $7
+                     WHERE NOT EXISTS (SELECT 1 FROM recall_cancels
+                                        WHERE customer_id = $2 AND event = $4 AND occurred_at >= $7 AND occurred_at <= $5)
+                    ON CONFLICT DO NOTHING
+                    """, c.id, e.customerId, e.eventId, then, due, e.orgPath, e.occurredAt)
+                if n > 0 { engine.wakeUp() }
             default: break
             }
         }
         try resumeWaiting(e, on: conn)
         try goals(e, now: now, on: conn)
+    }
+
+    /// A B cancels the recalls of the As that occurred at or before it, within their window. It is also
+    /// remembered, for the longest window of the live recalls it cancels, for an A that arrives after it.
+    private func recallCancel(_ e: BehaviourEvent, canvases: [LiveCanvas], on conn: PostgresConnection) throws {
+        let windows = canvases.compactMap { c -> TimeInterval? in
+            guard case .recall(_, _, let then, let within) = c.document.entry, then == e.name else { return nil }
+            return within.timeInterval
+        }
+        // A paused recall's candidates are cancelled too, though its B is not remembered.
+        if let longest = windows.max() {
+            try lockRecalls(of: e.customerId, on: conn)
+            try conn.execute("""
+                INSERT INTO recall_cancels (customer_id, event, occurred_at, keep_until) VALUES ($1, $2, $3, $4)
+                ON CONFLICT (customer_id, event, occurred_at) DO UPDATE SET keep_until = greatest(recall_cancels.keep_until, EXCLUDED.keep_until)
+                """, e.customerId, e.name, e.occurredAt, e.occurredAt.addingTimeInterval(longest))
+        }
+        try conn.execute("""
+            DELETE FROM recall_candidates
+             WHERE customer_id = $1 AND cancel_event = $2 AND due_at >= $3 AND (started_at IS NULL OR started_at <= $3)
+            """, e.customerId, e.name, e.occurredAt)
+    }
+
+    /// Serialises one customer's A and B across inbox transactions: each reads what the other writes,
+    /// and two concurrent ones would each miss the other's uncommitted row.
+    private func lockRecalls(of customer: String, on conn: PostgresConnection) throws {
+        try conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('canvas.recall:' || $1, 0))", customer)
     }
 
     /// Journeys of this customer waiting for this event leave by `onEvent`.
@@ -211,6 +243,7 @@ public final class EventEntries: @unchecked Sendable {
                  WHERE r.canvas_id = d.canvas_id AND r.customer_id = d.customer_id AND r.event_id = d.event_id
                 RETURNING r.canvas_id, r.customer_id, r.event_id, r.customer_org_path
                 """, limit)
+            try conn.execute("DELETE FROM recall_cancels WHERE keep_until < now()")
             let now = Date()
             for r in rows {
                 try engine.entry.enter([JourneyEntry.Candidate(customerId: try r.decode("customer_id"), customerOrgPath: try r.decode("customer_org_path"))],
