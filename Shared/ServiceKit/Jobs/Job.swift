@@ -43,7 +43,7 @@ public struct Job: Sendable {
                 UPDATE \(table)
                 SET status = 'done', finished_at = now(), locked_by = NULL, locked_until = NULL, lease_token = NULL,
                     last_error = NULL
-                WHERE id = $1 AND lease_token = $2 AND status = 'running'
+                WHERE id = $1 AND lease_token = $2
                 """, id, leaseToken)
         } catch {
             throw .database(error)
@@ -66,7 +66,7 @@ extension Job {
                 SET status = 'done', finished_at = now(), locked_by = NULL, locked_until = NULL, lease_token = NULL,
                     last_error = NULL
                 FROM unnest($1::int8[], $2::uuid[]) AS c(id, token)
-                WHERE j.id = c.id AND j.lease_token = c.token AND j.status = 'running'
+                WHERE j.id = c.id AND j.lease_token = c.token
                 """, jobs.map(\.id), jobs.map(\.leaseToken))
         } catch {
             throw .database(error)

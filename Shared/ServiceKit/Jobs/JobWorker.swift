@@ -246,9 +246,14 @@ public final class JobWorker: @unchecked Sendable {
         guard !tokens.isEmpty else { return }
         do {
             try pool.withJobConnection { connection in
+                // A job locked right now is being completed or failed by its handler: skipped, not waited
+                // for. Waiting locked this worker's running jobs in another order than a handler's
+                // `Job.complete` does, and the deadlock rolled back the handler's batch (whose jobs ran
+                // again: a provider called twice with the same keys). A skipped lease is renewed next time.
                 try connection.execute("""
                     UPDATE \(tables.jobs) SET locked_until = now() + make_interval(secs => $2)
-                    WHERE lease_token = ANY($1::uuid[]) AND status = 'running'
+                    WHERE id IN (SELECT id FROM \(tables.jobs) WHERE lease_token = ANY($1::uuid[]) AND status = 'running'
+                                 FOR UPDATE SKIP LOCKED)
                     """, tokens, configuration.lease)
             }
         } catch {
@@ -443,7 +448,7 @@ public final class JobWorker: @unchecked Sendable {
                             UPDATE \(tables.jobs)
                             SET status = 'done', finished_at = now(), locked_by = NULL, locked_until = NULL,
                                 lease_token = NULL, last_error = NULL
-                            WHERE id = ANY($1::int8[]) AND lease_token = $2 AND status = 'running'
+                            WHERE id = ANY($1::int8[]) AND lease_token = $2
                             RETURNING queue, status
                             """, done, token) {
                             completed.append((try row.decode("queue"), try row.decode("status")))
@@ -458,7 +463,7 @@ public final class JobWorker: @unchecked Sendable {
                                 finished_at = CASE WHEN f.permanent OR j.attempts >= j.max_attempts THEN now() END,
                                 last_error = f.error, locked_by = NULL, locked_until = NULL, lease_token = NULL
                             FROM unnest($1::int8[], $2::text[], $3::float8[], $4::bool[]) AS f(id, error, delay, permanent)
-                            WHERE j.id = f.id AND j.lease_token = $5 AND j.status = 'running'
+                            WHERE j.id = f.id AND j.lease_token = $5
                             RETURNING j.id, j.queue, j.status, j.attempts, f.error
                             """, failedIds, errors, delays, permanent, token) {
                             let queue: String = try row.decode("queue")
@@ -511,7 +516,7 @@ public final class JobWorker: @unchecked Sendable {
                     UPDATE \(tables.jobs)
                     SET status = 'pending', attempts = greatest(attempts - 1, 0), locked_by = NULL,
                         locked_until = NULL, lease_token = NULL
-                    WHERE id = ANY($1::int8[]) AND lease_token = $2 AND status = 'running'
+                    WHERE id = ANY($1::int8[]) AND lease_token = $2
                     """, jobs.map(\.id), token)
             }
         } catch {

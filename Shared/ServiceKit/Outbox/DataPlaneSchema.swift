@@ -60,6 +60,12 @@ public enum DataPlaneSchema {
 
     /// `jobs`: the work queue. `running` rows carry a lease (`locked_until`, `locked_by`,
     /// `lease_token`); when it expires the row returns to `pending` (or `dead` after its last attempt).
+    ///
+    /// Invariant: `lease_token` is set exactly while a row is `running` (every move out of `running`
+    /// clears it). Statements naming jobs by id and token therefore leave `status` out, so that the
+    /// planner probes the primary key: with `status = 'running'` it picks the `jobs_leased` partial
+    /// index, which keeps the dead versions of every row that was ever running until vacuum (a
+    /// completion took 6 ms at 1M delivered messages).
     public static let jobs = Migration(version: 9003, name: "servicekit_jobs", sql: """
         CREATE TABLE jobs (
             id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
