@@ -126,6 +126,32 @@ final class CanvasEntryTests: XCTestCase {
         return out
     }
 
+    /// A relay batch enters its events together, with the rules of one event at a time: a customer's
+    /// second event while their journey runs does not enter them again (re-entry `always` is after the
+    /// end), and the maximum of entries holds across batches, in the events' order.
+    func testEventsOfOneBatchEnterTogetherWithinTheMaximum() throws {
+        let platform = try CanvasPlatform()
+        defer { platform.stop() }
+        let bank = try CanvasBank(platform: platform)
+        try bank.customers(3, prefix: "rb")
+        let canvas = try JSONValue.parse("""
+            {"name": "批量事件", "entry": {"type": "event", "event": "batch_probe"}, "reentry": "always", "maxEntries": 4, "start": "push",
+             "nodes": [{"id": "push", "type": "send", "channel": "push", "templateId": "\(bank.pushTemplate)", "next": null}]}
+            """)
+        let id = try bank.launch(canvas)
+        try platform.deliverEvents(["rb0", "rb0", "rb1"].map { ($0, "batch_probe", Date()) })
+        XCTAssertTrue(try platform.eventually(timeout: 10) { try bank.stats(id)["exited"]?.doubleValue == 2 })
+        try platform.deliverEvents(["rb1", "rb0", "rb2"].map { ($0, "batch_probe", Date()) })
+        XCTAssertTrue(try platform.eventually(timeout: 10) { try bank.stats(id)["exited"]?.doubleValue == 4 })
+        Thread.sleep(forTimeInterval: 0.5)
+        var byCustomer: [String: Int] = [:]
+        for m in try platform.json("GET", "/api/v1/messages?canvasId=\(id)", token: bank.shOperator, expect: 200).items {
+            byCustomer[m["customerId"]?.stringValue ?? "", default: 0] += 1
+        }
+        XCTAssertEqual(byCustomer, ["rb0": 2, "rb1": 2], "the repeat inside a journey is not an entry; rb2 came after the maximum of 4")
+        XCTAssertEqual(try bank.stats(id)["entered"]?.doubleValue, 4)
+    }
+
     func testRecallFiresAfterTOnlyWithoutBAndJourneysKeepTheirVersion() throws {
         let platform = try CanvasPlatform()
         defer { platform.stop() }

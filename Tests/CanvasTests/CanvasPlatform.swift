@@ -120,21 +120,30 @@ final class CanvasPlatform: @unchecked Sendable, GatewayTestClient {
     /// Delivers one behaviour event straight to the canvas's inbox as the profile's relay would, so a
     /// test chooses the order events arrive in (the relay does not keep it).
     func deliverEvent(_ customer: String, _ name: String, occurredAt: Date, orgPath: String = "/hq/sh/") throws {
-        let id = UUID().uuidString.lowercased()
-        let payload: JSONValue = .object([
-            "eventId": .string("e-\(id)"), "customerId": .string(customer), "orgPath": .string(orgPath), "name": .string(name),
-            "occurredAt": .string(JSONCoding.formatDate(occurredAt)), "properties": .object([:]),
-        ])
-        let envelope: JSONValue = .object(["id": .string(id), "type": .string("profile.event"),
-                                           "occurredAt": .string(JSONCoding.formatDate(Date())), "payload": payload])
+        try deliverEvents([(customer, name, occurredAt)], orgPath: orgPath)
+    }
+
+    /// Delivers behaviour events to the canvas's inbox as one relay batch (one envelope a line).
+    func deliverEvents(_ events: [(customer: String, name: String, occurredAt: Date)], orgPath: String = "/hq/sh/") throws {
+        var body: [UInt8] = []
+        for (customer, name, occurredAt) in events {
+            let id = UUID().uuidString.lowercased()
+            let payload: JSONValue = .object([
+                "eventId": .string("e-\(id)"), "customerId": .string(customer), "orgPath": .string(orgPath), "name": .string(name),
+                "occurredAt": .string(JSONCoding.formatDate(occurredAt)), "properties": .object([:]),
+            ])
+            let envelope: JSONValue = .object(["id": .string(id), "type": .string("profile.event"),
+                                               "occurredAt": .string(JSONCoding.formatDate(Date())), "payload": payload])
+            body += Array(try JSONEncoder().encode(envelope))
+            body.append(0x0A)
+        }
         var r = HTTPClientRequest(method: "POST", url: "http://127.0.0.1:\(canvasPort)/internal/v1/events")
         r.headers.add(InternalHeader.credential, Self.secret)
-        r.headers.add("content-type", "application/json")
-        r.headers.add("x-lattice-event-id", id)
-        r.headers.add("x-lattice-event-type", "profile.event")
-        r.body = Array(try JSONEncoder().encode(envelope))
+        r.headers.add("content-type", "application/x-ndjson")
+        r.body = body
         let answer = try client.send(r)
-        XCTAssertTrue((200..<300).contains(answer.status), answer.bodyText)
+        XCTAssertEqual(answer.status, 200, answer.bodyText)
+        XCTAssertFalse(answer.bodyText.contains("failed"), answer.bodyText)
     }
 
     func simulatorCall(_ method: String, _ path: String, json: String? = nil) throws -> JSONValue {

@@ -12,9 +12,13 @@ struct JourneyEntry: Sendable {
     struct Candidate: Sendable {
         var customerId: String
         var customerOrgPath: String?
+        /// This candidate's own entry key (one event's), instead of the call's.
+        var entryKey: String? = nil
     }
 
-    /// Enters `candidates` (already filtered by the audience) under `entryKey`; returns how many entered.
+    /// Enters `candidates` (already filtered by the audience) under `entryKey` (or each under its own);
+    /// returns how many entered. A customer listed twice enters once: callers with several entries of
+    /// one customer (events of one batch) call again for each repeat.
     /// The canvas row is locked for the count of entries, so two replicas never pass the maximum.
     @discardableResult
     func enter(_ candidates: [Candidate], canvasId: String, entryKey: String, now: Date, on conn: PostgresConnection) throws -> Int {
@@ -58,7 +62,7 @@ struct JourneyEntry: Sendable {
         }
         guard !chosen.isEmpty else { return 0 }
 
-        var customers: [String] = [], orgs: [String?] = [], arms: [String] = [], states: [String] = [], nodes: [String?] = []
+        var customers: [String] = [], keys: [String] = [], orgs: [String?] = [], arms: [String] = [], states: [String] = [], nodes: [String?] = []
         var goalUntil: [Date?] = [], due: [Date] = []
         var events: [(MarketingFactType, MarketingFact)] = []
         var controlCount: Int64 = 0
@@ -68,6 +72,7 @@ struct JourneyEntry: Sendable {
                                        : Assignment.arm(document: document, canvas: canvasId, customer: c.customerId)
             let goalEnd = document.goal.map { now.addingTimeInterval($0.within.timeInterval) }
             customers.append(c.customerId)
+            keys.append(c.entryKey ?? entryKey)
             orgs.append(c.customerOrgPath)
             arms.append(arm)
             states.append(control ? "control" : "active")
@@ -81,12 +86,12 @@ struct JourneyEntry: Sendable {
         }
         let inserted = try conn.query("""
             INSERT INTO journeys (canvas_id, version, customer_id, customer_org_path, arm, state, node, due_at, goal_until, entry_key, entered_at)
-            SELECT $1, $2, t.c, t.o, t.a, t.s, t.n, t.d, t.g, $3, $4
-              FROM unnest($5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::timestamptz[], $11::timestamptz[])
-                   AS t(c, o, a, s, n, d, g)
+            SELECT $1, $2, t.c, t.o, t.a, t.s, t.n, t.d, t.g, t.k, $3
+              FROM unnest($4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::timestamptz[], $10::timestamptz[], $11::text[])
+                   AS t(c, o, a, s, n, d, g, k)
             ON CONFLICT (canvas_id, entry_key, customer_id) DO NOTHING
             RETURNING customer_id
-            """, canvasId, version, entryKey, now, customers, orgs, arms, states, nodes, due, goalUntil)
+            """, canvasId, version, now, customers, orgs, arms, states, nodes, due, goalUntil, keys)
         let enteredIds = Set(try inserted.map { try $0.decode("customer_id", as: String.self) })
         guard !enteredIds.isEmpty else { return 0 }
         try conn.execute("UPDATE canvases SET entries = entries + $2 WHERE id = $1", canvasId, Int64(enteredIds.count))

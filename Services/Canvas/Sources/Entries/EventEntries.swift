@@ -74,12 +74,60 @@ public final class EventEntries: @unchecked Sendable {
         var to: String?
     }
 
+    /// Real-time entries waiting for the end of a batch: by canvas, each candidate with its event's key.
+    typealias DeferredEntries = [String: [JourneyEntry.Candidate]]
+
     func handle(_ event: ReceivedEvent, on conn: PostgresConnection) throws {
+        var deferred: DeferredEntries?
+        try handle(event, now: Date(), deferring: &deferred, on: conn)
+    }
+
+    /// A delivered batch in its inbox transaction: every event in order as `handle` would, except that
+    /// real-time entries are made at the end, per canvas, in one set of statements. One by one, each
+    /// entry locked the canvas row (its entry count) for the rest of the batch's transaction, so the
+    /// relay's deliveries queued behind each other at ~200 events/s. So a goal event later in the same
+    /// batch does not yet see a journey that an earlier event of the batch enters.
+    func handle(batch events: [ReceivedEvent], on conn: PostgresConnection) throws {
         let now = Date()
+        var deferred: DeferredEntries? = [:]
+        for event in events { try handle(event, now: now, deferring: &deferred, on: conn) }
+        guard let deferred else { return }
+        let canvases = Dictionary(try live(on: conn).map { ($0.id, $0) }) { first, _ in first }
+        var entered = 0
+        for (canvasId, candidates) in deferred.sorted(by: { $0.key < $1.key }) {
+            guard let canvas = canvases[canvasId] else { continue }
+            var filtered = candidates
+            if let audience = canvas.document.audience {
+                let passing = Dictionary(try waves.filter(Array(Set(candidates.map(\.customerId))), audience: audience)
+                    .map { ($0.customerId, $0.customerOrgPath) }) { first, _ in first }
+                filtered = candidates.compactMap { c in
+                    guard let orgPath = passing[c.customerId] else { return nil }
+                    var c = c
+                    c.customerOrgPath = orgPath
+                    return c
+                }
+            }
+            // Rounds: a customer with several events enters once a round, in the events' order.
+            var rounds: [[JourneyEntry.Candidate]] = []
+            var seen: [String: Int] = [:]
+            for c in filtered {
+                let round = seen[c.customerId, default: 0]
+                seen[c.customerId] = round + 1
+                if round == rounds.count { rounds.append([]) }
+                rounds[round].append(c)
+            }
+            for round in rounds {
+                entered += try engine.entry.enter(round, canvasId: canvasId, entryKey: "", now: now, on: conn)
+            }
+        }
+        if entered > 0 { engine.wakeUp() }
+    }
+
+    private func handle(_ event: ReceivedEvent, now: Date, deferring deferred: inout DeferredEntries?, on conn: PostgresConnection) throws {
         switch event.type {
         case "profile.event":
             let e = try event.payload(as: BehaviourEvent.self)
-            try behaviour(e, now: now, on: conn)
+            try behaviour(e, now: now, deferring: &deferred, on: conn)
         case "segment_enter":
             let e = try event.payload(as: SegmentTransition.self)
             for c in try live(on: conn) {
@@ -103,7 +151,7 @@ public final class EventEntries: @unchecked Sendable {
         if try engine.entry.enter(candidates, canvasId: canvas.id, entryKey: key, now: now, on: conn) > 0 { engine.wakeUp() }
     }
 
-    private func behaviour(_ e: BehaviourEvent, now: Date, on conn: PostgresConnection) throws {
+    private func behaviour(_ e: BehaviourEvent, now: Date, deferring deferred: inout DeferredEntries?, on conn: PostgresConnection) throws {
         let evaluator = RuleEvaluator(timeZone: waves.timeZone)
         let properties = e.properties ?? [:]
         let canvases = try live(on: conn)
@@ -112,7 +160,12 @@ public final class EventEntries: @unchecked Sendable {
             switch c.document.entry {
             case .event(let name, let condition) where name == e.name:
                 if let condition, !evaluator.matches(condition, properties: properties, now: now) { break }
-                try enter(e.customerId, orgPath: e.orgPath, canvas: c, key: "event:\(e.eventId)", now: now, on: conn)
+                if deferred != nil {
+                    deferred![c.id, default: []].append(JourneyEntry.Candidate(customerId: e.customerId, customerOrgPath: e.orgPath,
+                                                                                entryKey: "event:\(e.eventId)"))
+                } else {
+                    try enter(e.customerId, orgPath: e.orgPath, canvas: c, key: "event:\(e.eventId)", now: now, on: conn)
+                }
             case .recall(let name, let condition, let then, let within) where name == e.name:
                 if let condition, !evaluator.matches(condition, properties: properties, now: now) { break }
                 let due = e.occurredAt.addingTimeInterval(within.timeInterval)

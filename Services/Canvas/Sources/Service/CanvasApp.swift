@@ -39,7 +39,8 @@ public final class CanvasApp: Sendable {
         let router = service.router
         CanvasRoutes.register(on: router, service: canvasService, tasks: TaskStore(database: database), database: database,
                               idempotency: IdempotencyStore(database: database), changed: { [events] in events.invalidate() })
-        let receiver = try InboxReceiver(schema: schema, consumer: "canvas", pool: database) { event, conn, _ in
+        let receiver = try InboxReceiver(schema: schema, consumer: "canvas", pool: database,
+                                         batchHandler: { batch, conn, _ in try events.handle(batch: batch, on: conn) }) { event, conn, _ in
             try events.handle(event, on: conn)
         }
         receiver.register(on: router, path: "/internal/v1/events")
