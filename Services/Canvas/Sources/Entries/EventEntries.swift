@@ -74,84 +74,86 @@ public final class EventEntries: @unchecked Sendable {
         var to: String?
     }
 
-    /// Real-time entries waiting for the end of a batch: by canvas, each candidate with its event's key.
-    typealias DeferredEntries = [String: [JourneyEntry.Candidate]]
+    /// Entries waiting for the end of their batch, by canvas; each candidate carries its event's entry key.
+    struct PendingEntries {
+        private(set) var byCanvas: [String: (canvas: LiveCanvas, candidates: [JourneyEntry.Candidate])] = [:]
 
-    func handle(_ event: ReceivedEvent, on conn: PostgresConnection) throws {
-        var deferred: DeferredEntries?
-        try handle(event, now: Date(), deferring: &deferred, on: conn)
+        mutating func add(_ customer: String, orgPath: String?, to canvas: LiveCanvas, key: String) {
+            byCanvas[canvas.id, default: (canvas, [])].candidates
+                .append(JourneyEntry.Candidate(customerId: customer, customerOrgPath: orgPath, entryKey: key))
+        }
     }
 
-    /// A delivered batch in its inbox transaction: every event in order as `handle` would, except that
-    /// real-time entries are made at the end, per canvas, in one set of statements. One by one, each
-    /// entry locked the canvas row (its entry count) for the rest of the batch's transaction, so the
-    /// relay's deliveries queued behind each other at ~200 events/s. So a goal event later in the same
-    /// batch does not yet see a journey that an earlier event of the batch enters.
+    func handle(_ event: ReceivedEvent, on conn: PostgresConnection) throws {
+        try handle(batch: [event], on: conn)
+    }
+
+    /// A delivered batch in its inbox transaction: every event in order, except that the entries it
+    /// causes are made at the end, per canvas, in one set of statements. One by one, each entry locked
+    /// the canvas row (its entry count) for the rest of the batch's transaction, so the relay's
+    /// deliveries queued behind each other at ~200 events/s. So a goal event later in the same batch
+    /// does not yet see a journey that an earlier event of the batch enters.
     func handle(batch events: [ReceivedEvent], on conn: PostgresConnection) throws {
         let now = Date()
-        var deferred: DeferredEntries? = [:]
-        for event in events { try handle(event, now: now, deferring: &deferred, on: conn) }
-        guard let deferred else { return }
-        let canvases = Dictionary(try live(on: conn).map { ($0.id, $0) }) { first, _ in first }
+        var pending = PendingEntries()
+        for event in events { try handle(event, now: now, entering: &pending, on: conn) }
         var entered = 0
-        for (canvasId, candidates) in deferred.sorted(by: { $0.key < $1.key }) {
-            guard let canvas = canvases[canvasId] else { continue }
-            var filtered = candidates
-            if let audience = canvas.document.audience {
-                let passing = Dictionary(try waves.filter(Array(Set(candidates.map(\.customerId))), audience: audience)
-                    .map { ($0.customerId, $0.customerOrgPath) }) { first, _ in first }
-                filtered = candidates.compactMap { c in
-                    guard let orgPath = passing[c.customerId] else { return nil }
-                    var c = c
-                    c.customerOrgPath = orgPath
-                    return c
-                }
-            }
-            // Rounds: a customer with several events enters once a round, in the events' order.
-            var rounds: [[JourneyEntry.Candidate]] = []
-            var seen: [String: Int] = [:]
-            for c in filtered {
-                let round = seen[c.customerId, default: 0]
-                seen[c.customerId] = round + 1
-                if round == rounds.count { rounds.append([]) }
-                rounds[round].append(c)
-            }
-            for round in rounds {
-                entered += try engine.entry.enter(round, canvasId: canvasId, entryKey: "", now: now, on: conn)
-            }
+        for (_, entry) in pending.byCanvas.sorted(by: { $0.key < $1.key }) {
+            entered += try enter(entry.candidates, canvas: entry.canvas, now: now, on: conn)
         }
         if entered > 0 { engine.wakeUp() }
     }
 
-    private func handle(_ event: ReceivedEvent, now: Date, deferring deferred: inout DeferredEntries?, on conn: PostgresConnection) throws {
+    private func handle(_ event: ReceivedEvent, now: Date, entering pending: inout PendingEntries, on conn: PostgresConnection) throws {
         switch event.type {
         case "profile.event":
             let e = try event.payload(as: BehaviourEvent.self)
-            try behaviour(e, now: now, deferring: &deferred, on: conn)
+            try behaviour(e, now: now, entering: &pending, on: conn)
         case "segment_enter":
             let e = try event.payload(as: SegmentTransition.self)
             for c in try live(on: conn) {
                 guard case .segmentEnter(let id) = c.document.entry, id == e.segmentId else { continue }
-                try enter(e.customerId, orgPath: e.orgPath, canvas: c, key: "segment:\(event.id.uuidString.lowercased())", now: now, on: conn)
+                pending.add(e.customerId, orgPath: e.orgPath, to: c, key: "segment:\(event.id.uuidString.lowercased())")
             }
         case "profile.lifecycle_changed":
             let e = try event.payload(as: LifecycleChange.self)
             for c in try live(on: conn) {
                 guard case .lifecycleChanged(let to) = c.document.entry, to == nil || to == e.to else { continue }
-                try enter(e.customerId, orgPath: e.orgPath, canvas: c, key: "lifecycle:\(event.id.uuidString.lowercased())", now: now, on: conn)
+                pending.add(e.customerId, orgPath: e.orgPath, to: c, key: "lifecycle:\(event.id.uuidString.lowercased())")
             }
         default:
             break   // not ours: acknowledged and ignored
         }
     }
 
-    private func enter(_ customer: String, orgPath: String?, canvas: LiveCanvas, key: String, now: Date, on conn: PostgresConnection) throws {
-        var candidates = [JourneyEntry.Candidate(customerId: customer, customerOrgPath: orgPath)]
-        if canvas.document.audience != nil { candidates = try waves.filter([customer], audience: canvas.document.audience) }
-        if try engine.entry.enter(candidates, canvasId: canvas.id, entryKey: key, now: now, on: conn) > 0 { engine.wakeUp() }
+    /// Enters a canvas's candidates of one batch (in its audience, with the org path the profile gives
+    /// then); a customer with several entries enters once a round, in the events' order.
+    private func enter(_ candidates: [JourneyEntry.Candidate], canvas: LiveCanvas, now: Date, on conn: PostgresConnection) throws -> Int {
+        var passing = candidates
+        if let audience = canvas.document.audience {
+            let orgPaths = Dictionary(try waves.filter(Array(Set(candidates.map(\.customerId))), audience: audience)
+                .map { ($0.customerId, $0.customerOrgPath) }) { first, _ in first }
+            passing = candidates.compactMap { c in
+                guard let orgPath = orgPaths[c.customerId] else { return nil }
+                var c = c
+                c.customerOrgPath = orgPath
+                return c
+            }
+        }
+        var rounds: [[JourneyEntry.Candidate]] = []
+        var seen: [String: Int] = [:]
+        for c in passing {
+            let round = seen[c.customerId, default: 0]
+            seen[c.customerId] = round + 1
+            if round == rounds.count { rounds.append([]) }
+            rounds[round].append(c)
+        }
+        var entered = 0
+        for round in rounds { entered += try engine.entry.enter(round, canvasId: canvas.id, entryKey: "", now: now, on: conn) }
+        return entered
     }
 
-    private func behaviour(_ e: BehaviourEvent, now: Date, deferring deferred: inout DeferredEntries?, on conn: PostgresConnection) throws {
+    private func behaviour(_ e: BehaviourEvent, now: Date, entering pending: inout PendingEntries, on conn: PostgresConnection) throws {
         let evaluator = RuleEvaluator(timeZone: waves.timeZone)
         let properties = e.properties ?? [:]
         let canvases = try live(on: conn)
@@ -160,12 +162,7 @@ public final class EventEntries: @unchecked Sendable {
             switch c.document.entry {
             case .event(let name, let condition) where name == e.name:
                 if let condition, !evaluator.matches(condition, properties: properties, now: now) { break }
-                if deferred != nil {
-                    deferred![c.id, default: []].append(JourneyEntry.Candidate(customerId: e.customerId, customerOrgPath: e.orgPath,
-                                                                                entryKey: "event:\(e.eventId)"))
-                } else {
-                    try enter(e.customerId, orgPath: e.orgPath, canvas: c, key: "event:\(e.eventId)", now: now, on: conn)
-                }
+                pending.add(e.customerId, orgPath: e.orgPath, to: c, key: "event:\(e.eventId)")
             case .recall(let name, let condition, let then, let within) where name == e.name:
                 if let condition, !evaluator.matches(condition, properties: properties, now: now) { break }
                 let due = e.occurredAt.addingTimeInterval(within.timeInterval)
