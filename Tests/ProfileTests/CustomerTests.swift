@@ -37,6 +37,26 @@ final class CustomerTests: XCTestCase {
         XCTAssertEqual(stored, "500000.01")
     }
 
+    func testDecimalsAreReadAsCanonicalTextWithinTheirBounds() {
+        let canonical: [(String, String, Int)] = [
+            ("500000.01", "500000.01", 2), ("007.50", "7.5", 1), ("-0.0", "0", 0), (".5", "0.5", 1), ("5.", "5", 0),
+            ("1.500", "1.5", 1), ("-3.25", "-3.25", 2), ("123456789012345678.123456", "123456789012345678.123456", 6),
+        ]
+        for (input, text, fraction) in canonical {
+            XCTAssertEqual(DecimalText(input)?.text, text, input)
+            XCTAssertEqual(DecimalText(input)?.fractionDigits, fraction, input)
+        }
+        XCTAssertEqual(DecimalText("-3.25")?.isNegative, true)
+        XCTAssertEqual(DecimalText("-0")?.isNegative, false)
+        for refused in ["", "-", ".", "-.", "1e5", "1.2.3", " 1", "1,5", "+1", "1234567890123456789", "0.1234567", "１２"] {
+            XCTAssertNil(DecimalText(refused), refused)
+        }
+        XCTAssertEqual("  a b\t".trimmingSpaces(), "a b")
+        XCTAssertEqual("\u{3000}客户\u{00A0}".trimmingSpaces(), "客户")
+        XCTAssertEqual(" \t ".trimmingSpaces(), "")
+        XCTAssertEqual("plain".trimmingSpaces(), "plain")
+    }
+
     func testValidationNamesTheField() throws {
         let cases: [(String, String, String)] = [
             (#"{"aum":"lots"}"#, "aum", "attribute_invalid"),

@@ -18,7 +18,8 @@ log "building (release)"
 BIN="$(cd "$LATTICE_ROOT" && swift build -c release --show-bin-path)"
 
 rm -rf "$PG_DATA"
-pg_start "$PG_DATA" "$PG_PORT"      # fsync on: the import and \copy pay the same durability
+LATTICE_PG_OPTIONS="-c shared_buffers=1GB -c max_wal_size=8GB -c checkpoint_timeout=30min ${LATTICE_PG_OPTIONS:-}" \
+    pg_start "$PG_DATA" "$PG_PORT"   # fsync on: the import and \copy pay the same durability
 pg_createdb "$PG_PORT" lattice_bench
 DB="postgres://postgres@127.0.0.1:$PG_PORT/lattice_bench"
 SECRET="bench-internal-secret-0123456789"

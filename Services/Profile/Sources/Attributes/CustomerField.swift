@@ -75,13 +75,14 @@ public enum CustomerField: String, Sendable, CaseIterable {
              (.accountManagerId, .text(let s)) where s.count > 64, (.orgId, .text(let s)) where s.count > 32:
             return .failure(.invalid("is too long"))
         case (.phone, .text(let s)):
-            let digits = s.hasPrefix("+") ? s.dropFirst() : Substring(s)
-            guard (5...20).contains(digits.count), digits.allSatisfy({ $0.isASCII && $0.isNumber }) else {
+            let digits = s.utf8.first == UInt8(ascii: "+") ? s.utf8.dropFirst() : s.utf8[...]
+            guard (5...20).contains(digits.count),
+                  digits.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) else {
                 return .failure(.invalid("must be 5 to 20 digits, optionally after +"))
             }
-        case (.aum, .decimal(let d)) where d < 0, (.depositBalance, .decimal(let d)) where d < 0:
+        case (.aum, .decimal(let d)) where d.isNegative, (.depositBalance, .decimal(let d)) where d.isNegative:
             return .failure(.invalid("must not be negative"))
-        case (.aum, .decimal(let d)) where d.exponent < -2, (.depositBalance, .decimal(let d)) where d.exponent < -2:
+        case (.aum, .decimal(let d)) where d.fractionDigits > 2, (.depositBalance, .decimal(let d)) where d.fractionDigits > 2:
             return .failure(.invalid("has more than 2 decimal places (CNY fen)"))
         default: break
         }
