@@ -36,6 +36,7 @@ public struct CustomerUpdate: Sendable, Equatable {
     public static func parse(_ object: [String: JSONValue], now: Date,
                              definition: (String) throws -> AttributeDefinition?) throws -> CustomerUpdate {
         var update = CustomerUpdate()
+        update.fields.reserveCapacity(object.count)   // an import parses every row: no regrowth per key
         let defaultSource = try consentSource(object["consentSource"]) ?? "api"
         for (key, value) in object.sorted(by: { $0.key < $1.key }) {   // sorted: the same input, the same first error
             if let field = CustomerField(rawValue: key) {
