@@ -196,6 +196,58 @@ final class ImportTests: XCTestCase {
 
     // MARK: Org scope
 
+    /// A CSV row's cells are checked column by column (resolved once from the header), an NDJSON
+    /// object through `CustomerUpdate.parse`: the same rows get the same verdicts, the same first
+    /// fault of several, and merge to the same customers.
+    func testCSVAndNDJSONRowsGetTheSameVerdicts() throws {
+        XCTAssertEqual(try harness.call(.POST, "/api/v1/attributes", as: ProfileHarness.hqAdmin,
+                                        json: #"{"code":"loyalty","name":"积分等级","type":"int"}"#).status, 201)
+        let header = ["id", "riskLevel", "orgId", "name", "aum", "loyalty", "isPayroll", "phone"]
+        let rows: [[String]] = [
+            ["P1", "C2", "sh", "张三", "007.50", "7", "是", "+8613812345678"],
+            ["P2", "C9", "sh", "Bad risk and aum", "lots", "x", "maybe", "12"],   // first by key: aum
+            ["P3", "C1", "", "No unit: the caller's", "", "", "", ""],             // empty cells clear
+            ["P4", "C1", "bj", "Outside and bad loyalty", "1", "x", "no", "13812345678"],   // loyalty before orgId's scope
+            ["P5", "C1", "bj", "Outside only", "1", "1", "no", "13812345678"],
+            ["P6", "C3", "nowhere", "Unknown unit", "1", "1", "1", "13812345678"],
+            ["bad id!", "C1", "sh", "Bad id", "1", "1", "1", "13812345678"],
+            ["P8", "C1", "sh", String(repeating: "名", count: 101), "1", "1", "1", "13812345678"],
+            ["P9", "C1", "sh", "Negative", "-1", "2", "n", "13812345678"],
+        ]
+        func csvField(_ s: String) -> String { s.contains(",") || s.contains("\"") ? "\"\(s.replacingOccurrences(of: "\"", with: "\"\""))\"" : s }
+        let csv = ([header] + rows).map { $0.map(csvField).joined(separator: ",") }.joined(separator: "\n")
+        let ndjson = rows.map { row -> String in
+            var object: [String: JSONValue] = [:]
+            for (key, cell) in zip(header, row) where !(key == "orgId" && cell.isEmpty) { object[key] = .string(cell) }
+            return String(decoding: try! JSONEncoder().encode(JSONValue.object(object)), as: UTF8.self)
+        }.joined(separator: "\n")
+
+        func merged() throws -> [[String]] {
+            try harness.pool.query("""
+                SELECT id, org_id, name, phone, aum::text AS aum, risk_level, is_payroll::text AS is_payroll,
+                       attributes::text AS attributes
+                FROM customers WHERE id LIKE 'P%' ORDER BY id
+                """).map { row in try ["id", "org_id", "name", "phone", "aum", "risk_level", "is_payroll", "attributes"].map {
+                    try row.decode($0, as: String?.self) ?? "∅" } }
+        }
+        let viaCSV = try importAndMerge(csv, as: ProfileHarness.shOperator)
+        let csvCustomers = try merged()
+        _ = try harness.pool.execute("DELETE FROM customers WHERE id LIKE 'P%'")
+        let viaNDJSON = try importAndMerge(ndjson, as: ProfileHarness.shOperator, contentType: "application/x-ndjson")
+        let ndjsonCustomers = try merged()
+
+        // CSV lines count the header: line n+1 there is line n of the NDJSON file.
+        let csvErrors = errors(viaCSV).map { "\($0.0 - 1) \($0.1 ?? "-"): \($0.2)" }
+        let ndjsonErrors = errors(viaNDJSON).map { "\($0.0) \($0.1 ?? "-"): \($0.2)" }
+        XCTAssertEqual(csvErrors, ndjsonErrors)
+        XCTAssertEqual(errors(viaCSV).map(\.1), ["aum", "loyalty", "orgId", "orgId", "id", "name", "aum"])
+        XCTAssertEqual(viaCSV["accepted"], 2)
+        XCTAssertEqual(csvCustomers, ndjsonCustomers)
+        XCTAssertEqual(csvCustomers.map { $0[0] }, ["P1", "P3"])
+        XCTAssertEqual(csvCustomers.first, ["P1", "sh", "张三", "+8613812345678", "7.50", "C2", "true", #"{"loyalty": 7}"#])
+        XCTAssertEqual(csvCustomers.last, ["P3", "sh", "No unit: the caller's", "∅", "∅", "C1", "∅", "{}"])
+    }
+
     func testRowsForUnitsOutsideTheCallersSubtreeAreRejectedPerRow() throws {
         let csv = """
             id,orgId,name

@@ -71,8 +71,12 @@ public enum CustomerField: String, Sendable, CaseIterable {
         let result = type.normalize(value, enumValues: enumValues)
         guard case .success(let v) = result else { return result }
         switch (self, v) {
-        case (.name, .text(let s)) where s.count > 100, (.city, .text(let s)) where s.count > 64,
-             (.accountManagerId, .text(let s)) where s.count > 64, (.orgId, .text(let s)) where s.count > 32:
+        // Characters are counted only past the byte length (never fewer bytes than characters): counting
+        // them means grapheme breaking, paid per cell of an import otherwise.
+        case (.name, .text(let s)) where s.utf8.count > 100 && s.count > 100,
+             (.city, .text(let s)) where s.utf8.count > 64 && s.count > 64,
+             (.accountManagerId, .text(let s)) where s.utf8.count > 64 && s.count > 64,
+             (.orgId, .text(let s)) where s.utf8.count > 32 && s.count > 32:
             return .failure(.invalid("is too long"))
         case (.phone, .text(let s)):
             let digits = s.utf8.first == UInt8(ascii: "+") ? s.utf8.dropFirst() : s.utf8[...]

@@ -40,11 +40,7 @@ public struct CustomerUpdate: Sendable, Equatable {
         let defaultSource = try consentSource(object["consentSource"]) ?? "api"
         for (key, value) in object.sorted(by: { $0.key < $1.key }) {   // sorted: the same input, the same first error
             if let field = CustomerField(rawValue: key) {
-                update.fields[field] = try check(field: key, value) { field.normalize($0) }
-                if field == .orgId, update.fields[field] == .some(nil) {
-                    throw FieldError(field: key, message: "cannot be cleared: every customer belongs to an org unit",
-                                     code: "attribute_invalid")
-                }
+                update.fields[field] = try Self.value(value, of: field)
                 continue
             }
             switch key {
@@ -77,9 +73,26 @@ public struct CustomerUpdate: Sendable, Equatable {
         return update
     }
 
+    /// `value` for built-in `field`, checked as `parse` checks it (nil clears). An import's CSV rows
+    /// call this per cell, their columns resolved once from the header.
+    static func value(_ value: JSONValue, of field: CustomerField) throws(FieldError) -> NormalizedValue? {
+        let normalized = try check(field: field.rawValue, value) { field.normalize($0) }
+        if field == .orgId, normalized == nil {
+            throw FieldError(field: field.rawValue, message: "cannot be cleared: every customer belongs to an org unit",
+                             code: "attribute_invalid")
+        }
+        return normalized
+    }
+
+    /// `value` for the catalog attribute `definition`, checked as `parse` checks it (nil removes);
+    /// `path` names it in a fault (`attributes.vipLevel`, or the flat code of an import header).
+    static func value(_ value: JSONValue, of definition: AttributeDefinition, path: String) throws(FieldError) -> NormalizedValue? {
+        try check(field: path, value) { definition.type.normalize($0, enumValues: definition.values) }
+    }
+
     private static func check(field: String, _ value: JSONValue,
-                               _ normalize: (JSONValue) -> Result<NormalizedValue, AttributeValueError>) throws -> NormalizedValue? {
-        if value == .null { return nil }
+                               _ normalize: (JSONValue) -> Result<NormalizedValue, AttributeValueError>) throws(FieldError) -> NormalizedValue? {
+        if case .null = value { return nil }
         if case .string(let s) = value, s.isEmpty { return nil }   // an empty import cell clears
         switch normalize(value) {
         case .success(let v): return v
@@ -93,7 +106,7 @@ public struct CustomerUpdate: Sendable, Equatable {
             throw FieldError(field: path, message: "is not an attribute of the catalog (GET /api/v1/attributes)",
                              code: "attribute_unknown")
         }
-        return try check(field: path, value) { def.type.normalize($0, enumValues: def.values) }
+        return try Self.value(value, of: def, path: path)
     }
 
     private static func consentSource(_ value: JSONValue?) throws -> String? {

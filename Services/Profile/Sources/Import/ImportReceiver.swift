@@ -66,6 +66,7 @@ public struct ImportReceiver: Sendable {
             }
             try upload.finish()
         } catch {
+            upload.stop()
             if let id = upload.importId { store.fail(id: id, reason: Self.describe(error)) }
             throw Self.apiError(error)
         }
@@ -110,10 +111,13 @@ struct ImportUpload {
     private var csv: CSVRecordReader
     private var ndjson: NDJSONLineReader
     private var checker: ImportRowChecker
-    /// CSV header: the key of each column (`nil` never: unknown columns are refused up front).
-    private var columns: [String] = []
-    private var orgIdColumn: Int?
+    /// The CSV header, resolved (unknown columns are refused up front); nil until it is read.
+    private var columns: ImportColumns?
+    /// A CSV row's cells, reused from row to row.
+    private var cells: [String] = []
     private var copyBuffer: [UInt8] = []
+    /// Writes the staged chunks while the next one is parsed.
+    private let writer = WriteBehind(label: "lattice.profile.import-staging")
     private var pendingErrors: [ImportRowError] = []
     private var stagedRows = 0
     private var rows = 0
@@ -169,6 +173,7 @@ struct ImportUpload {
         }
         guard let id = importId else { return }
         try flush()
+        try writer.drain()
         let receiver = self.receiver
         let staged = stagedRows
         try receiver.database.transaction { conn in
@@ -179,10 +184,7 @@ struct ImportUpload {
                        finished_at = CASE WHEN $2 THEN now() END, updated_at = now()
                 WHERE id = $1 AND status = 'receiving'
                 """, id, staged == 0)
-            guard moved == 1 else {
-                throw APIError(status: 409, code: "import_abandoned",
-                               message: "the import was ended as abandoned while it was still uploading; upload the file again")
-            }
+            guard moved == 1 else { throw ImportStore.abandoned }
             if staged > 0 {
                 try receiver.jobs.enqueue(on: conn, queue: ImportMerger.queue, payload: ImportMerger.Payload(importId: id),
                                           maxAttempts: 100, dedupeKey: "import:\(id)")
@@ -210,36 +212,32 @@ struct ImportUpload {
     private mutating func handle(_ event: CSVRecordReader.Event) throws {
         switch event {
         case .malformed(let line, let reason):
-            if columns.isEmpty {
+            if columns == nil {
                 throw APIError(status: 422, code: "import_header_invalid", message: "the header row \(reason)",
                                details: .object(["field": .string("header")]))
             }
             try countRow()
             try reject(ImportRowError(line: line, field: nil, message: "the row \(reason)"))
         case .record(let record):
-            if columns.isEmpty {
+            guard let columns else {
                 try readHeader(record)
                 return
             }
             try countRow()
-            guard record.count == columns.count else {
+            guard record.count == columns.names.count else {
                 try reject(ImportRowError(line: record.line, field: nil,
-                                          message: "has \(record.count) fields; the header has \(columns.count)"))
+                                          message: "has \(record.count) fields; the header has \(columns.names.count)"))
                 return
             }
-            var object: [String: JSONValue] = Dictionary(minimumCapacity: columns.count)
-            for index in 0..<columns.count {
-                let bytes = record.field(index)
-                guard let text = String(validating: bytes, as: UTF8.self) else {
-                    try reject(ImportRowError(line: record.line, field: columns[index], message: "is not valid UTF-8"))
+            cells.removeAll(keepingCapacity: true)
+            for index in 0..<record.count {
+                guard let text = String(validating: record.field(index), as: UTF8.self) else {
+                    try reject(ImportRowError(line: record.line, field: columns.names[index], message: "is not valid UTF-8"))
                     return
                 }
-                // An empty orgId cell means "not given": the customer keeps its unit (a new one gets the
-                // caller's). Every other empty cell clears the attribute, as `null` does in PUT.
-                if index == orgIdColumn && text.isEmpty { continue }
-                object[columns[index]] = .string(text)
+                cells.append(text)
             }
-            try stage(line: record.line, object: object)
+            try stage(try checker.check(line: record.line, cells: cells, columns: columns))
         }
     }
 
@@ -261,7 +259,7 @@ struct ImportUpload {
                 try reject(ImportRowError(line: number, field: nil, message: "must be a JSON object"))
                 return
             }
-            try stage(line: number, object: object)
+            try stage(try checker.check(line: number, object: object))
         }
     }
 
@@ -274,8 +272,8 @@ struct ImportUpload {
         }
     }
 
-    private mutating func stage(line: Int, object: [String: JSONValue]) throws {
-        switch try checker.check(line: line, object: object) {
+    private mutating func stage(_ checked: Result<StagedRow, ImportRowError>) throws {
+        switch checked {
         case .success(let row):
             row.appendCopyText(importId: importId!, to: &copyBuffer)
             stagedRows += 1
@@ -319,36 +317,28 @@ struct ImportUpload {
             names.append(name)
         }
         guard seen.contains("id") else { throw refuse("the header has no id column", column: "id") }
-        columns = names
-        orgIdColumn = names.firstIndex(of: "orgId")
+        columns = try checker.columns(names)
         try createIfNeeded()
     }
 
     // MARK: Staging
 
-    /// Stages what is buffered, in one transaction with its errors and the job's counters (a
-    /// heartbeat too: a stale `receiving` import is an abandoned one).
+    /// Hands what is buffered to the staging writer (`ImportStore.stage`: one transaction with its
+    /// errors and the job's counters, a heartbeat too). The next chunk is parsed while it is written;
+    /// a failed write fails the upload at the next flush or at `finish`.
     private mutating func flush() throws {
         guard let id = importId, created else { return }
-        let buffer = copyBuffer
-        let errors = pendingErrors
-        let (total, rejectedNow) = (rows, rejected)
-        try receiver.database.transaction { conn in
-            if !buffer.isEmpty {
-                try conn.copyFrom(StagedRow.copyStatement, chunks: CollectionOfOne(buffer))
-            }
-            if !errors.isEmpty {
-                try conn.copyFrom("COPY import_errors (import_id, line, field, message) FROM STDIN",
-                                  rows: errors.lazy.map { [id, String($0.line), $0.field, $0.message] })
-            }
-            try conn.execute("""
-                UPDATE imports SET total = $2, rejected = $3, processed = $3, errors_stored = errors_stored + $4,
-                       updated_at = now()
-                WHERE id = $1
-                """, id, total, rejectedNow, errors.count)
-        }
+        let (store, buffer, errors, total, rejectedNow) = (receiver.store, copyBuffer, pendingErrors, rows, rejected)
+        try writer.submit { try store.stage(importId: id, rows: buffer, errors: errors, total: total, rejected: rejectedNow) }
         storedErrors += errors.count
-        copyBuffer.removeAll(keepingCapacity: true)
+        copyBuffer = []
+        copyBuffer.reserveCapacity(receiver.limits.stagingChunkBytes + (64 << 10))
         pendingErrors.removeAll(keepingCapacity: true)
+    }
+
+    /// Waits for the chunk being written, whatever its outcome: an upload that failed is ended only
+    /// once nothing more of it can land in staging.
+    func stop() {
+        try? writer.drain()
     }
 }

@@ -80,6 +80,31 @@ public struct ImportStore: Sendable {
             """, id, caller.orgId, caller.orgPath, caller.userId, String(requestId.prefix(200)), format.rawValue)
     }
 
+    /// Stages a chunk of an upload in one transaction: its checked rows (`StagedRow` COPY text), its
+    /// errors and the job's counters, which are the upload's heartbeat too. Refused once the import is
+    /// no longer receiving (ended as abandoned meanwhile): its rows would never be merged.
+    func stage(importId id: String, rows: [UInt8], errors: [ImportRowError], total: Int, rejected: Int) throws {
+        try database.transaction { conn in
+            let counted = try conn.execute("""
+                UPDATE imports SET total = $2, rejected = $3, processed = $3, errors_stored = errors_stored + $4,
+                       updated_at = now()
+                WHERE id = $1 AND status = 'receiving'
+                """, id, total, rejected, errors.count)
+            guard counted == 1 else { throw Self.abandoned }
+            if !rows.isEmpty {
+                try conn.copyFrom(StagedRow.copyStatement, chunks: CollectionOfOne(rows))
+            }
+            if !errors.isEmpty {
+                try conn.copyFrom("COPY import_errors (import_id, line, field, message) FROM STDIN",
+                                  rows: errors.lazy.map { [id, String($0.line), $0.field, $0.message] })
+            }
+        }
+    }
+
+    /// An upload that went on after it was ended as abandoned (its heartbeat had gone stale).
+    static let abandoned = APIError(status: 409, code: "import_abandoned",
+                                    message: "the import was ended as abandoned while it was still uploading; upload the file again")
+
     /// Ends an upload that broke off: nothing of it is merged (a truncated file's last row cannot be
     /// trusted), so its staged rows go.
     func fail(id: String, reason: String) {
