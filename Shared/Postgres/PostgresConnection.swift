@@ -1,4 +1,5 @@
 import CLibPQ
+import Dispatch
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -24,8 +25,8 @@ public final class PostgresConnection {
     /// The configuration this connection was opened with.
     public let configuration: PostgresConfiguration
     private(set) var handle: OpaquePointer?
-    /// Named statements of this session.
-    private var statements = PreparedStatementCache()
+    /// Named statements of this session (internal: tests set a shorter re-plan schedule).
+    var statements = PreparedStatementCache()
 
     private init(configuration: PostgresConfiguration, handle: OpaquePointer) {
         self.configuration = configuration
@@ -273,9 +274,11 @@ public final class PostgresConnection {
             types.append(type(of: bind).postgresType)
         }
         let key = PreparedStatementCache.Key(sql: sql, types: types)
-        var plan = statements.plan(for: key)
-        if case .prepare(let name) = plan {
-            plan = try prepare(key, as: name) ? .execute(name) : .unnamed
+        var plan = statements.plan(for: key, now: DispatchTime.now().uptimeNanoseconds)
+        switch plan {
+        case .prepare(let name): plan = try prepare(key, as: name) ? .execute(name) : .unnamed
+        case .replan(let name): plan = try replan(key, name) ? .execute(name) : .unnamed
+        case .unnamed, .execute: break
         }
         let result: OpaquePointer? = buffer.withUnsafeBufferPointer { buf in
             let values: [UnsafePointer<CChar>?] = starts.map { start in start.map { buf.baseAddress! + $0 } }
@@ -315,7 +318,34 @@ public final class PostgresConnection {
         // A statement the server refuses to parse fails here with its own error (inside a transaction
         // the refusal has aborted it, so sending it again would only report that).
         PQclear(try check(result))
-        statements.remember(key, as: name)
+        statements.remember(key, as: name, now: DispatchTime.now().uptimeNanoseconds)
+        return true
+    }
+
+    /// Prepares `key` again under its `name`, so that its plan follows its tables' current sizes
+    /// (`PreparedStatementCache`). False (send it unnamed this time) when the session is in a failed
+    /// transaction or the old statement could not be deallocated; throws the server's error for a
+    /// statement that no longer prepares (it is forgotten).
+    private func replan(_ key: PreparedStatementCache.Key, _ name: String) throws(PostgresError) -> Bool {
+        guard let handle, PQtransactionStatus(handle) != PQTRANS_INERROR else { return false }
+        // `name` is ours (`lattice_s<n>`): safe to quote into the utility statement.
+        guard let deallocated = PQexec(handle, "DEALLOCATE \"\(name)\"") else { return false }
+        let ok = PQresultStatus(deallocated) == PGRES_COMMAND_OK
+        PQclear(deallocated)
+        guard ok else {
+            statements.forget(key)
+            return false
+        }
+        let result = key.types.withUnsafeBufferPointer { oids in
+            PQprepare(handle, name, key.sql, Int32(key.types.count), oids.baseAddress)
+        }
+        do {
+            PQclear(try check(result))
+        } catch {
+            statements.forget(key)
+            throw error
+        }
+        statements.replanned(key, now: DispatchTime.now().uptimeNanoseconds)
         return true
     }
 

@@ -10,6 +10,13 @@ import CLibPQ
 /// changes or `search_path` moves; a statement whose result columns changed fails once with 0A000
 /// and is forgotten (`forget`).
 ///
+/// Re-prepared as it ages (`replan`), after `firstReplan`, then twice as long each time up to
+/// `longestReplan`. The server keeps a statement's generic plan until the statistics of its tables
+/// change, and a table that grows from empty waits for autovacuum (a minute or more): meanwhile a plan
+/// made while it was tiny scans it whole (seen: `messages` and `journeys` looked up by sequential
+/// scan while they grew by 500 rows a second, which tripled the real-time path's latency). A fresh
+/// `PREPARE` plans against the tables' current sizes.
+///
 /// Thread-safety: owned by one `PostgresConnection`, used by the thread that holds it.
 struct PreparedStatementCache {
     struct Key: Hashable {
@@ -17,13 +24,27 @@ struct PreparedStatementCache {
         let types: [Oid]
     }
 
+    /// A named statement and when it is to be planned again (monotonic nanoseconds).
+    private struct Entry {
+        let name: String
+        var replanAt: UInt64
+        var interval: UInt64
+    }
+
     /// Named statements at most; also the size of the once-seen set.
     let capacity: Int
-    private var names: [Key: String] = [:]
+    /// Age of a statement at its first re-prepare; each later one waits twice as long, up to `longestReplan`.
+    let firstReplan: UInt64
+    let longestReplan: UInt64
+    private var names: [Key: Entry] = [:]
     private var seenOnce: Set<Key> = []
     private var counter = 0
 
-    init(capacity: Int = 256) { self.capacity = capacity }
+    init(capacity: Int = 256, firstReplan: Double = 2, longestReplan: Double = 600) {
+        self.capacity = capacity
+        self.firstReplan = UInt64(firstReplan * 1e9)
+        self.longestReplan = UInt64(longestReplan * 1e9)
+    }
 
     /// What to do with a statement about to be sent.
     enum Plan {
@@ -33,10 +54,13 @@ struct PreparedStatementCache {
         case execute(String)
         /// Prepare it under this name first (`remember` once the server accepted it).
         case prepare(String)
+        /// Deallocate and prepare it again under its name (`replanned` once done), then execute it.
+        case replan(String)
     }
 
-    mutating func plan(for key: Key) -> Plan {
-        if let name = names[key] { return .execute(name) }
+    /// - Parameter now: monotonic nanoseconds (`DispatchTime.now().uptimeNanoseconds`).
+    mutating func plan(for key: Key, now: UInt64) -> Plan {
+        if let entry = names[key] { return now >= entry.replanAt ? .replan(entry.name) : .execute(entry.name) }
         guard Self.isDataStatement(key.sql) else { return .unnamed }
         if seenOnce.remove(key) == nil {
             if seenOnce.count >= capacity { seenOnce.removeAll(keepingCapacity: true) }
@@ -47,7 +71,17 @@ struct PreparedStatementCache {
         return .prepare("lattice_s\(counter)")
     }
 
-    mutating func remember(_ key: Key, as name: String) { names[key] = name }
+    mutating func remember(_ key: Key, as name: String, now: UInt64) {
+        names[key] = Entry(name: name, replanAt: now &+ firstReplan, interval: firstReplan)
+    }
+
+    /// `key` was prepared again at `now`: the next time is twice as far.
+    mutating func replanned(_ key: Key, now: UInt64) {
+        guard var entry = names[key] else { return }
+        entry.interval = min(entry.interval &* 2, longestReplan)
+        entry.replanAt = now &+ entry.interval
+        names[key] = entry
+    }
 
     mutating func forget(_ key: Key) { names[key] = nil }
 

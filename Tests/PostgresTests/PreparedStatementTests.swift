@@ -101,6 +101,51 @@ final class PreparedStatementTests: XCTestCase {
         XCTAssertGreaterThan(count, 0)
     }
 
+    func testAStatementIsPreparedAgainAsItAgesEachTimeLaterUpToTheLongest() {
+        var cache = PreparedStatementCache(firstReplan: 2, longestReplan: 10)
+        let key = PreparedStatementCache.Key(sql: "SELECT 1 WHERE $1::int > 0", types: [23])
+        let second: UInt64 = 1_000_000_000
+        XCTAssertEqual("\(cache.plan(for: key, now: 0))", "unnamed")
+        guard case .prepare(let name) = cache.plan(for: key, now: 0) else { return XCTFail("a repeat is prepared") }
+        cache.remember(key, as: name, now: 0)
+        var replans: [UInt64] = []
+        for t in stride(from: UInt64(0), through: 40, by: 1) {
+            switch cache.plan(for: key, now: t * second) {
+            case .execute(let n): XCTAssertEqual(n, name)
+            case .replan(let n):
+                XCTAssertEqual(n, name)
+                replans.append(t)
+                cache.replanned(key, now: t * second)
+            default: XCTFail("at \(t) s")
+            }
+        }
+        XCTAssertEqual(replans, [2, 6, 14, 24, 34], "after 2 s, then 4, 8, then every 10")
+    }
+
+    func testAPreparedStatementIsPlannedAgainOnTheServerAndStillAnswersTheSame() throws {
+        connection.statements = PreparedStatementCache(firstReplan: 0.2, longestReplan: 0.2)
+        try connection.execute("CREATE TABLE g (id int PRIMARY KEY, note text)")
+        try connection.execute("INSERT INTO g SELECT n, 'n' || n FROM generate_series(1, 3) n")
+        let sql = "SELECT note FROM g WHERE id = ANY($1::int[]) ORDER BY id"
+        func preparedAt() throws -> [Date] {
+            try connection.query("SELECT prepare_time FROM pg_prepared_statements WHERE statement = $1", sql)
+                .map { try $0.decode("prepare_time") }
+        }
+        for _ in 0..<2 { XCTAssertEqual(try connection.query(sql, [1, 3]).map { try $0.decode("note", as: String.self) }, ["n1", "n3"]) }
+        let first = try preparedAt()
+        XCTAssertEqual(first.count, 1)
+        Thread.sleep(forTimeInterval: 0.3)
+        // Inside a transaction too: the re-prepare is not the transaction's business.
+        try connection.transaction { conn in
+            try conn.execute("INSERT INTO g VALUES (4, 'n4')")
+            XCTAssertEqual(try conn.query(sql, [3, 4]).map { try $0.decode("note", as: String.self) }, ["n3", "n4"])
+        }
+        let second = try preparedAt()
+        XCTAssertEqual(second.count, 1, "the same name, prepared again")
+        XCTAssertGreaterThan(second[0], first[0])
+        XCTAssertEqual(try connection.query(sql, [4]).map { try $0.decode("note", as: String.self) }, ["n4"])
+    }
+
     func testOnlyDataStatementsAreNamed() {
         for sql in ["SELECT 1", "  select 1", "\n(SELECT 1)", "WITH x AS (SELECT 1) SELECT * FROM x", "insert into t values (1)",
                     "UPDATE t SET a = 1", "DELETE FROM t"] {

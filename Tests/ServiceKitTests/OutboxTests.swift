@@ -345,7 +345,11 @@ final class OutboxTests: XCTestCase {
         let sink = InMemoryLogSink()
         let relay = try relay(schema: schema, pool: pool, subscribers: ["subscriber": subscriber.url], maxAttempts: 3,
                               metrics: metrics, sink: sink)
-        let ids = try enqueue(try Outbox(schema: schema), pool: pool, count: 1)
+        let outbox = try Outbox(schema: schema)
+        let ids = try enqueue(outbox, pool: pool, count: 1)
+        let waiting = try pool.withConnection { conn in try outbox.statistics(on: conn) }
+        XCTAssertEqual([waiting.pending, waiting.dead], [1, 0])
+        XCTAssertGreaterThan(waiting.oldestPendingAge, 0)
         try relay.start()
         XCTAssertTrue(try dataPlaneWait(timeout: 10) {
             try DataPlaneTestDatabase.integer(pool, "SELECT count(*) FROM outbox_events WHERE status = 'dead'") == 1
@@ -362,6 +366,9 @@ final class OutboxTests: XCTestCase {
         XCTAssertTrue(text.contains("outbox_delivery_failures_total{destination=\"subscriber\"} 2"), text)
         XCTAssertTrue(text.contains("outbox_events_dead_total{destination=\"subscriber\"} 1"), text)
         XCTAssertTrue(sink.lines.contains { $0.contains("dead-lettered") })
+        let dead = try pool.withConnection { conn in try outbox.statistics(on: conn) }
+        XCTAssertEqual([dead.pending, dead.dead], [0, 1])
+        XCTAssertEqual(dead.oldestPendingAge, 0)
 
         // Once the receiver works again an operator requeues it and it is delivered.
         subscriber.failWithStatus.update { $0 = nil }
@@ -370,6 +377,10 @@ final class OutboxTests: XCTestCase {
         XCTAssertTrue(try dataPlaneWait(timeout: 10) {
             try DataPlaneTestDatabase.integer(pool, "SELECT count(*) FROM received") == 1
         })
+        XCTAssertTrue(try dataPlaneWait(timeout: 5) {
+            let settled = try pool.withConnection { conn in try outbox.statistics(on: conn) }
+            return [settled.pending, settled.dead] == [0, 0] && settled.oldestPendingAge == 0
+        }, "delivered events are not counted as waiting")
     }
 
     func testRetriesAreSpacedByTheBackoffAndUnknownDestinationsFail() throws {

@@ -91,19 +91,21 @@ public struct Outbox: Sendable {
         return inserted
     }
 
-    /// Counts of the outbox's rows by status, for health pages and tests.
+    /// What waits in the outbox (pending and dead-lettered events), for the relay's gauges, health
+    /// pages and tests. Each count reads its status's partial index only: delivered rows are history,
+    /// and counting them too scanned the whole table — every 5 s per relay, 0.4-0.6 s of a core at a
+    /// few million rows, which stretched the real-time path's tail.
     public func statistics(on connection: PostgresConnection) throws(OutboxError) -> OutboxStatistics {
         do {
             let rows = try connection.query("""
-                SELECT count(*) FILTER (WHERE status = 'pending') AS pending,
-                       count(*) FILTER (WHERE status = 'delivered') AS delivered,
-                       count(*) FILTER (WHERE status = 'dead') AS dead,
-                       coalesce(extract(epoch FROM now() - min(created_at) FILTER (WHERE status = 'pending')), 0)::float8 AS oldest
-                FROM \(tables.outbox)
+                SELECT (SELECT count(*) FROM \(tables.outbox) WHERE status = 'pending') AS pending,
+                       (SELECT count(*) FROM \(tables.outbox) WHERE status = 'dead') AS dead,
+                       coalesce(extract(epoch FROM now() - (SELECT min(created_at) FROM \(tables.outbox) WHERE status = 'pending')),
+                                0)::float8 AS oldest
                 """)
-            guard let row = rows.first else { return OutboxStatistics(pending: 0, delivered: 0, dead: 0, oldestPendingAge: 0) }
-            return OutboxStatistics(pending: try row.decode("pending"), delivered: try row.decode("delivered"),
-                                    dead: try row.decode("dead"), oldestPendingAge: try row.decode("oldest"))
+            guard let row = rows.first else { return OutboxStatistics(pending: 0, dead: 0, oldestPendingAge: 0) }
+            return OutboxStatistics(pending: try row.decode("pending"), dead: try row.decode("dead"),
+                                    oldestPendingAge: try row.decode("oldest"))
         } catch {
             throw .database(error)
         }
@@ -142,10 +144,9 @@ public struct Outbox: Sendable {
     }
 }
 
-/// How many outbox rows are in each state.
+/// How many outbox events wait: for delivery, or in the dead letters.
 public struct OutboxStatistics: Sendable, Equatable {
     public let pending: Int
-    public let delivered: Int
     public let dead: Int
     /// Seconds since the oldest pending event was written; 0 when none is pending.
     public let oldestPendingAge: Double
