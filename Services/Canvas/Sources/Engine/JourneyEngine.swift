@@ -383,10 +383,10 @@ public final class JourneyEngine: BackgroundTask, @unchecked Sendable {
                     guard let node = outcomes[i].node.flatMap(d.node), case .send(_, _, _, _, let next) = node.kind else { continue }
                     let item = byIndex[k]
                     let outcome: String
-                    if let status = item?.message?["status"]?.stringValue {
+                    if let status = item?.message?.status {
                         outcome = status == "suppressed" ? "suppressed" : "sent"
                     } else {
-                        outcome = item?.error?["code"]?.stringValue ?? "failed"
+                        outcome = item?.error?.code ?? "failed"
                     }
                     outcomes[i].stats[NodeStats.key(node.id, outcome), default: 0] += 1
                     outcomes[i].node = next

@@ -70,12 +70,19 @@ public struct Peers: Sendable {
 
     // MARK: dispatcher
 
+    /// What the canvas reads of the dispatcher's batch answer. Only the fields it uses are decoded:
+    /// decoding each item's whole message as a `JSONValue` tree was two thirds of the canvas's CPU in
+    /// a 1M-customer batch.
     struct BatchAnswer: Decodable {
         struct Item: Decodable {
             var index: Int
-            var message: JSONValue?
-            var error: JSONValue?
+            var message: Message?
+            var error: Refusal?
         }
+        /// An accepted message: `queued`, `suppressed` …
+        struct Message: Decodable { var status: String? }
+        /// A refused one: its error code.
+        struct Refusal: Decodable { var code: String? }
         var items: [Item]
     }
 
