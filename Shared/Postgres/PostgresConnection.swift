@@ -306,18 +306,12 @@ public final class PostgresConnection {
     private func prepare(_ key: PreparedStatementCache.Key, as name: String) throws(PostgresError) -> Bool {
         guard let handle, PQtransactionStatus(handle) != PQTRANS_INERROR else { return false }
         if statements.isFull {
-            guard let cleared = PQexec(handle, "DEALLOCATE ALL") else { return false }
-            let ok = PQresultStatus(cleared) == PGRES_COMMAND_OK
-            PQclear(cleared)
-            guard ok else { return false }
+            guard deallocate("DEALLOCATE ALL", on: handle) else { return false }
             statements.reset()
-        }
-        let result = key.types.withUnsafeBufferPointer { oids in
-            PQprepare(handle, name, key.sql, Int32(key.types.count), oids.baseAddress)
         }
         // A statement the server refuses to parse fails here with its own error (inside a transaction
         // the refusal has aborted it, so sending it again would only report that).
-        PQclear(try check(result))
+        try sendPrepare(key, as: name, on: handle)
         statements.remember(key, as: name, now: DispatchTime.now().uptimeNanoseconds)
         return true
     }
@@ -329,24 +323,33 @@ public final class PostgresConnection {
     private func replan(_ key: PreparedStatementCache.Key, _ name: String) throws(PostgresError) -> Bool {
         guard let handle, PQtransactionStatus(handle) != PQTRANS_INERROR else { return false }
         // `name` is ours (`lattice_s<n>`): safe to quote into the utility statement.
-        guard let deallocated = PQexec(handle, "DEALLOCATE \"\(name)\"") else { return false }
-        let ok = PQresultStatus(deallocated) == PGRES_COMMAND_OK
-        PQclear(deallocated)
-        guard ok else {
+        guard deallocate("DEALLOCATE \"\(name)\"", on: handle) else {
             statements.forget(key)
             return false
         }
-        let result = key.types.withUnsafeBufferPointer { oids in
-            PQprepare(handle, name, key.sql, Int32(key.types.count), oids.baseAddress)
-        }
         do {
-            PQclear(try check(result))
+            try sendPrepare(key, as: name, on: handle)
         } catch {
             statements.forget(key)
             throw error
         }
         statements.replanned(key, now: DispatchTime.now().uptimeNanoseconds)
         return true
+    }
+
+    /// Runs a `DEALLOCATE` statement; true when the server did it.
+    private func deallocate(_ statement: String, on handle: OpaquePointer) -> Bool {
+        guard let result = PQexec(handle, statement) else { return false }
+        let ok = PQresultStatus(result) == PGRES_COMMAND_OK
+        PQclear(result)
+        return ok
+    }
+
+    private func sendPrepare(_ key: PreparedStatementCache.Key, as name: String, on handle: OpaquePointer) throws(PostgresError) {
+        let result = key.types.withUnsafeBufferPointer { oids in
+            PQprepare(handle, name, key.sql, Int32(key.types.count), oids.baseAddress)
+        }
+        PQclear(try check(result))
     }
 
     /// Turns a `PGresult` into success or a typed error (clearing it on error).

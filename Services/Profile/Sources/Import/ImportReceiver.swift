@@ -133,7 +133,7 @@ struct ImportUpload {
                               maximumFields: receiver.limits.maximumColumns)
         ndjson = NDJSONLineReader(maximumLineBytes: receiver.limits.maximumRecordBytes)
         checker = ImportRowChecker(caller: caller, catalog: receiver.catalog, orgs: receiver.orgs)
-        copyBuffer.reserveCapacity(receiver.limits.stagingChunkBytes + (64 << 10))
+        copyBuffer = Self.emptyChunk(receiver.limits)
         if format == .ndjson {
             importId = ImportStore.newId()
         }
@@ -296,6 +296,7 @@ struct ImportUpload {
                      details: .object(["field": .string(column.map { "header.\($0.prefix(64))" } ?? "header")]))
         }
         var names: [String] = []
+        var kinds: [ImportColumns.Kind] = []
         var seen: Set<String> = []
         for index in 0..<record.count {
             guard var name = String(validating: record.field(index), as: UTF8.self) else {
@@ -304,20 +305,25 @@ struct ImportUpload {
             name = name.trimmingCharacters(in: .whitespaces)
             guard !name.isEmpty else { throw refuse("column \(index + 1) of the header has no name") }
             guard seen.insert(name).inserted else { throw refuse("column \(name.prefix(64)) appears twice", column: name) }
-            if name != "id" && CustomerField(rawValue: name) == nil {
+            if name == "id" {
+                kinds.append(.id)
+            } else if let field = CustomerField(rawValue: name) {
+                kinds.append(.field(field))
+            } else {
                 if ImportRowChecker.consentKeys.contains(name) {
                     throw refuse("column \(name) is not imported: consents change with their evidence through PUT /api/v1/customers/{id}",
                                  column: name)
                 }
-                guard !CustomerUpdate.reservedKeys.contains(name), try checker.definition(name) != nil else {
+                guard !CustomerUpdate.reservedKeys.contains(name), let definition = try checker.definition(name) else {
                     throw refuse("column \(name.prefix(64)) is not a customer attribute (built in, or of GET /api/v1/attributes)",
                                  column: name)
                 }
+                kinds.append(.attribute(definition))
             }
             names.append(name)
         }
         guard seen.contains("id") else { throw refuse("the header has no id column", column: "id") }
-        columns = try checker.columns(names)
+        columns = ImportColumns(names: names, kinds: kinds)
         try createIfNeeded()
     }
 
@@ -331,9 +337,16 @@ struct ImportUpload {
         let (store, buffer, errors, total, rejectedNow) = (receiver.store, copyBuffer, pendingErrors, rows, rejected)
         try writer.submit { try store.stage(importId: id, rows: buffer, errors: errors, total: total, rejected: rejectedNow) }
         storedErrors += errors.count
-        copyBuffer = []
-        copyBuffer.reserveCapacity(receiver.limits.stagingChunkBytes + (64 << 10))
+        copyBuffer = Self.emptyChunk(receiver.limits)
         pendingErrors.removeAll(keepingCapacity: true)
+    }
+
+    /// A staging buffer that holds a chunk without regrowing (the flush comes after the row that
+    /// passes `stagingChunkBytes`).
+    private static func emptyChunk(_ limits: ImportLimits) -> [UInt8] {
+        var buffer: [UInt8] = []
+        buffer.reserveCapacity(limits.stagingChunkBytes + (64 << 10))
+        return buffer
     }
 
     /// Waits for the chunk being written, whatever its outcome: an upload that failed is ended only

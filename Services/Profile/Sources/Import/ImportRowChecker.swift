@@ -63,24 +63,6 @@ struct ImportRowChecker {
         return try placed(row, in: orgId)
     }
 
-    /// Resolves the columns of a CSV header (each a customer key: the header was checked) once for
-    /// every row of the file.
-    mutating func columns(_ names: [String]) throws -> ImportColumns {
-        var kinds: [ImportColumns.Kind] = []
-        for name in names {
-            if name == "id" {
-                kinds.append(.id)
-            } else if let field = CustomerField(rawValue: name) {
-                kinds.append(.field(field))
-            } else if let definition = try definition(name) {
-                kinds.append(.attribute(definition))
-            } else {
-                throw APIError.badRequest("column \(name.prefix(64)) is not a customer attribute", field: "header")
-            }
-        }
-        return ImportColumns(names: names, kinds: kinds)
-    }
-
     /// Checks one CSV row, its cells in header order, by the rules of `CustomerUpdate.parse` (the same
     /// first fault for the same row as its NDJSON form). An empty `orgId` cell means "not given": the
     /// customer keeps its unit (a new one gets the caller's); any other empty cell clears.
@@ -156,8 +138,9 @@ struct ImportRowChecker {
     }
 }
 
-/// The columns of a CSV import, resolved from its header once: what each one is, and the order in
-/// which a row's cells are checked (key order, as `CustomerUpdate.parse` checks an object's keys).
+/// The columns of a CSV import, resolved from its header once (`ImportUpload.readHeader`, which
+/// refuses any other key): what each one is, and the order in which a row's cells are checked (key
+/// order, as `CustomerUpdate.parse` checks an object's keys).
 struct ImportColumns {
     enum Kind {
         case id

@@ -15,9 +15,8 @@ struct StagedRow {
 
     /// Sets (or, with nil, clears) built-in `field`; `orgId` is set with its path instead.
     mutating func set(_ field: CustomerField, to value: NormalizedValue?) {
-        let index = field.index
-        present |= 1 << Int32(index)
-        values[index] = value?.sqlText
+        present |= Self.bit(field)
+        values[field.index] = value?.sqlText
     }
 
     /// The custom-attribute patch, as JSON object text (nil values become `null`: removed on merge).
